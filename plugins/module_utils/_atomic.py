@@ -1,0 +1,245 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Atomic replacement of files and a lock per destination.
+
+This is a private module of the hypervisor.images collection; it is not an API
+for other collections and may change without notice.
+
+A produced file is written under a temporary name in the destination's own
+directory (so the final rename never crosses a file system), synced, renamed
+over the destination and the directory entry synced. On any failure the
+temporary file is removed and an existing destination stays untouched.
+
+Writers of one destination serialise on ``.NAME.lock`` beside it. The lock
+file is removed on release; waiters check that the file they locked is still
+the one on disk, so removal cannot let two writers in at once. While a writer
+holds the lock, no other writer can own a temporary file for that
+destination, so leftovers of killed runs can be removed safely.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import tempfile
+import time
+
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import default_file_mode
+
+TEMP_SUFFIX = '.part'
+LOCK_SUFFIX = '.lock'
+
+
+class AtomicError(Exception):
+    """A lock or an atomic write could not be carried out."""
+
+    def __init__(self, msg, path=None):
+        super(AtomicError, self).__init__(msg)
+        self.msg = msg
+        self.path = path
+
+
+def fsync_path(path):
+    """Flush a file's data and metadata to stable storage."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_directory(path):
+    """Flush a directory's entries; ignored where the file system cannot."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0) | getattr(os, 'O_CLOEXEC', 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def lock_path_for(dest):
+    directory, name = os.path.split(os.path.abspath(dest))
+    return os.path.join(directory, '.%s%s' % (name, LOCK_SUFFIX))
+
+
+def _temp_pattern(name):
+    # tempfile.mkstemp names carry 8 characters from [a-z0-9_]
+    return re.compile(r'\.%s\.[a-z0-9_]{8}%s' % (re.escape(name), re.escape(TEMP_SUFFIX)))
+
+
+class DestinationLock:
+    """An exclusive lock for one destination path, as a context manager."""
+
+    def __init__(self, dest, timeout=None, poll_interval=0.1):
+        self.dest = os.path.abspath(dest)
+        self.path = lock_path_for(self.dest)
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self._fd = None
+
+    def acquire(self):
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0), 0o600)
+            except OSError as exc:
+                raise AtomicError(
+                    'Cannot create the lock file %s for %s: %s. The directory must exist and be '
+                    'writable by the user the task runs as (become, or fix its owner and mode).'
+                    % (self.path, self.dest, exc.strerror), self.path)
+            try:
+                self._lock_fd(fd, deadline)
+                held = os.fstat(fd)
+                try:
+                    on_disk = os.stat(self.path)
+                except FileNotFoundError:
+                    on_disk = None
+            except BaseException:
+                os.close(fd)
+                raise
+            if on_disk is not None and (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino):
+                self._fd = fd
+                return self
+            # The previous holder removed the file we waited on: lock the new one.
+            os.close(fd)
+
+    def _lock_fd(self, fd, deadline):
+        if deadline is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if time.monotonic() >= deadline:
+                raise AtomicError(
+                    'Timed out after %s s waiting for the lock %s: another task is writing %s. '
+                    'Wait for it to finish, or remove the lock file if no such task is running.'
+                    % (self.timeout, self.path, self.dest), self.path)
+            time.sleep(self.poll_interval)
+
+    def release(self):
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+    @property
+    def held(self):
+        return self._fd is not None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, exc_type, exc, tb):
+        self.release()
+        return False
+
+
+def remove_stale_temps(dest):
+    """Remove temporary files that killed writers of ``dest`` left behind.
+
+    Call only while holding the destination's lock. Returns the removed paths.
+    """
+    directory, name = os.path.split(os.path.abspath(dest))
+    pattern = _temp_pattern(name)
+    removed = []
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return removed
+    for entry in sorted(entries):
+        if pattern.fullmatch(entry):
+            path = os.path.join(directory, entry)
+            try:
+                os.unlink(path)
+                removed.append(path)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+class AtomicFile:
+    """A temporary file beside ``dest`` that becomes ``dest`` on commit.
+
+    Use it as a context manager: leaving the block normally commits (fsync,
+    rename over ``dest``, fsync of the directory), leaving it with an exception
+    removes the temporary file and leaves ``dest`` as it was.
+    """
+
+    def __init__(self, dest, mode=None):
+        self.dest = os.path.abspath(dest)
+        self.directory, self.name = os.path.split(self.dest)
+        self.mode = mode
+        self.path = None
+        self.committed = False
+
+    def create(self):
+        try:
+            fd, self.path = tempfile.mkstemp(prefix='.%s.' % self.name, suffix=TEMP_SUFFIX, dir=self.directory)
+        except OSError as exc:
+            raise AtomicError(
+                'Cannot create a temporary file in %s for %s: %s. The directory must exist and be '
+                'writable by the user the task runs as.' % (self.directory, self.dest, exc.strerror),
+                self.directory)
+        try:
+            # mkstemp makes 0600 files; a new image gets the mode any new file
+            # would get, unless the caller asks for another.
+            os.fchmod(fd, self.mode if self.mode is not None else default_file_mode())
+        finally:
+            os.close(fd)
+        return self
+
+    def commit(self, before_rename=None):
+        """Sync the temporary file and move it over the destination.
+
+        ``before_rename`` is called with the temporary path once the data is
+        synced, for example to set ownership and mode before the file becomes
+        visible under its final name.
+        """
+        if self.path is None or self.committed:
+            raise AtomicError('Nothing to commit for %s' % self.dest, self.dest)
+        fsync_path(self.path)
+        if before_rename is not None:
+            before_rename(self.path)
+        os.rename(self.path, self.dest)
+        self.committed = True
+        fsync_directory(self.directory)
+
+    def discard(self):
+        if self.path is not None and not self.committed:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            self.path = None
+
+    def __enter__(self):
+        return self.create()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None and not self.committed:
+            try:
+                self.commit()
+            except BaseException:
+                self.discard()
+                raise
+        elif exc_type is not None:
+            self.discard()
+        return False

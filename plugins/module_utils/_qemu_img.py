@@ -1,0 +1,442 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The one place that builds qemu-img command lines and reads their output.
+
+This is a private module of the hypervisor.images collection; it is not an API
+for other collections and may change without notice.
+
+Rules every call follows:
+
+* argv lists, never a shell; the C locale; ``--`` before positional paths so
+  a path can never be read as an option;
+* an explicit input format (``-f``) on every call: qemu-img never guesses
+  (callers that do not know the format ask :mod:`._inspect` first);
+* ``--output=json`` wherever qemu-img offers it;
+* ``info`` and ``measure`` read image headers, which may be hostile: they run
+  with ``-U`` (force-share, so images in use can be read) and under resource
+  limits (address space and CPU seconds; 1 GiB and 30 s by default, as Nova
+  has done since CVE-2015-5162).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import time
+
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import (
+    InspectError,
+    detect_format,
+)
+
+C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
+
+GiB = 1024 ** 3
+
+
+class ResourceLimits:
+    """Limits applied to a child process before it runs qemu-img."""
+
+    def __init__(self, address_space=1 * GiB, cpu_time=30):
+        self.address_space = address_space
+        self.cpu_time = cpu_time
+
+    def apply(self):
+        if self.address_space:
+            resource.setrlimit(resource.RLIMIT_AS, (self.address_space, self.address_space))
+        if self.cpu_time:
+            resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_time, self.cpu_time))
+
+    def describe(self):
+        parts = []
+        if self.address_space:
+            parts.append('%d MiB of address space' % (self.address_space // (1024 * 1024)))
+        if self.cpu_time:
+            parts.append('%d s of CPU time' % self.cpu_time)
+        return ' and '.join(parts) or 'no limits'
+
+    def __eq__(self, other):
+        return isinstance(other, ResourceLimits) and (self.address_space, self.cpu_time) == (
+            other.address_space, other.cpu_time)
+
+    def __repr__(self):
+        return 'ResourceLimits(address_space=%r, cpu_time=%r)' % (self.address_space, self.cpu_time)
+
+
+DEFAULT_INFO_LIMITS = ResourceLimits()
+
+
+class CommandResult:
+    def __init__(self, cmd, rc, stdout, stderr, duration):
+        self.cmd = cmd
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.duration = duration
+
+
+class QemuImgError(Exception):
+    """A qemu-img call failed. Carries ``cmd``, ``rc``, ``stdout`` and ``stderr``."""
+
+    def __init__(self, msg, cmd=None, rc=None, stdout=None, stderr=None, path=None):
+        super(QemuImgError, self).__init__(msg)
+        self.msg = msg
+        self.cmd = cmd
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.path = path
+
+    def to_result(self):
+        """Keyword arguments for ``module.fail_json``."""
+        result = {'msg': self.msg}
+        for key in ('cmd', 'rc', 'stdout', 'stderr'):
+            value = getattr(self, key)
+            if value is not None:
+                result[key] = value
+        return result
+
+
+class ImageNotFoundError(QemuImgError):
+    """The image (or a file it needs) does not exist."""
+
+
+class WrongFormatError(QemuImgError):
+    """The image is not in the format it was declared to be in."""
+
+
+class CommandFailedError(QemuImgError):
+    """qemu-img ran and failed for another reason."""
+
+
+class NoSpaceError(CommandFailedError):
+    """The file system ran out of space."""
+
+
+class ResourceLimitError(CommandFailedError):
+    """qemu-img was stopped by its resource limits."""
+
+
+def run_command(argv, limits=None):
+    """Run ``argv`` without a shell in the C locale; return a CommandResult."""
+    env = dict(os.environ)
+    env.pop('LANGUAGE', None)
+    env.update(C_LOCALE)
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            close_fds=True,
+            env=env,
+            preexec_fn=limits.apply if limits is not None else None,
+        )
+        stdout, stderr = proc.communicate()
+    except OSError as exc:
+        raise CommandFailedError('Cannot run %s: %s' % (argv[0], exc.strerror), cmd=argv, rc=None)
+    return CommandResult(
+        argv,
+        proc.returncode,
+        stdout.decode('utf-8', 'replace'),
+        stderr.decode('utf-8', 'replace'),
+        time.monotonic() - start,
+    )
+
+
+def encode_options(options):
+    """Return the ``-o`` argument for a dict of creation options.
+
+    Keys are sorted for a stable command line; booleans become on/off; commas
+    inside values are doubled, which is how qemu escapes them.
+    """
+    parts = []
+    for key in sorted(options):
+        value = options[key]
+        key = str(key)
+        if not key or ',' in key or '=' in key or key != key.strip():
+            raise ValueError('Invalid qemu-img option name %r: names must be non-empty and contain '
+                             'no commas, equal signs or surrounding spaces' % key)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = 'on' if value else 'off'
+        parts.append('%s=%s' % (key, str(value).replace(',', ',,')))
+    return ','.join(parts)
+
+
+_WRONG_FORMAT_RE = re.compile(r"Image is not in \S+ format|is not a \S+ image|Unknown format|"
+                              r"Unknown driver|bad magic|Invalid image format", re.IGNORECASE)
+
+
+def _stderr_summary(stderr):
+    lines = [line.strip() for line in (stderr or '').strip().splitlines() if line.strip()]
+    return lines[-1] if lines else 'no error message'
+
+
+def _snake(key):
+    return key.replace('-', '_')
+
+
+def snake_keys(value):
+    """Return ``value`` with every dict key's dashes turned into underscores."""
+    if isinstance(value, dict):
+        return dict((_snake(k), snake_keys(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [snake_keys(v) for v in value]
+    return value
+
+
+def normalize_info(data):
+    """Turn one ``qemu-img info --output=json`` object into the facts modules return."""
+    specific = snake_keys(data.get('format-specific') or {})
+    specific_data = specific.get('data') or {}
+    snapshots = []
+    for snap in data.get('snapshots') or []:
+        snap = snake_keys(snap)
+        if 'date_sec' in snap:
+            snap['date'] = datetime.datetime.fromtimestamp(snap['date_sec'], datetime.timezone.utc).strftime(
+                '%Y-%m-%dT%H:%M:%SZ')
+        snapshots.append(snap)
+    return {
+        'path': data.get('filename'),
+        'format': data.get('format'),
+        'virtual_size': data.get('virtual-size'),
+        'actual_size': data.get('actual-size'),
+        'cluster_size': data.get('cluster-size'),
+        'backing_file': data.get('backing-filename'),
+        'full_backing_file': data.get('full-backing-filename'),
+        'backing_format': data.get('backing-filename-format'),
+        'data_file': specific_data.get('data_file'),
+        'encrypted': bool(data.get('encrypted', False)),
+        'dirty': bool(data.get('dirty-flag', False)),
+        'snapshots': snapshots,
+        'format_specific': specific,
+    }
+
+
+class QemuImg:
+    """Builds and runs qemu-img command lines.
+
+    ``runner`` is called as ``runner(argv, limits)`` and returns a
+    :class:`CommandResult`; tests replace it to pin exact command lines.
+    """
+
+    def __init__(self, module=None, binary=None, runner=None, info_limits=DEFAULT_INFO_LIMITS):
+        if binary is None:
+            binary = module.get_bin_path('qemu-img', required=True)
+        self.binary = binary
+        self.runner = runner or run_command
+        self.info_limits = info_limits
+
+    # -- running -------------------------------------------------------
+
+    def _run(self, argv, what, path=None, limits=None):
+        result = self.runner(argv, limits)
+        if result.rc != 0:
+            raise self._error(result, what, path, limits)
+        return result
+
+    @staticmethod
+    def _error(result, what, path, limits):
+        where = ' for %s' % path if path else ''
+        summary = _stderr_summary(result.stderr)
+        kwargs = dict(cmd=result.cmd, rc=result.rc, stdout=result.stdout, stderr=result.stderr, path=path)
+        if limits is not None and result.rc in (-signal.SIGXCPU, -signal.SIGKILL, -signal.SIGABRT,
+                                                -signal.SIGSEGV):
+            return ResourceLimitError(
+                'qemu-img %s%s was stopped by its resource limits (%s): the image header may be '
+                'corrupt or hostile. Inspect the file by hand before trusting it.'
+                % (what, where, limits.describe()), **kwargs)
+        if 'No such file or directory' in result.stderr:
+            return ImageNotFoundError('qemu-img %s%s: a file does not exist: %s' % (what, where, summary), **kwargs)
+        if 'No space left on device' in result.stderr:
+            return NoSpaceError('qemu-img %s%s ran out of space: %s' % (what, where, summary), **kwargs)
+        if _WRONG_FORMAT_RE.search(result.stderr):
+            return WrongFormatError('qemu-img %s%s: %s' % (what, where, summary), **kwargs)
+        return CommandFailedError('qemu-img %s%s failed (rc=%s): %s' % (what, where, result.rc, summary), **kwargs)
+
+    def _run_json(self, argv, what, path=None, limits=None):
+        result = self._run(argv, what, path=path, limits=limits)
+        try:
+            return json.loads(result.stdout)
+        except ValueError:
+            raise CommandFailedError(
+                'qemu-img %s%s printed output that is not JSON' % (what, ' for %s' % path if path else ''),
+                cmd=result.cmd, rc=result.rc, stdout=result.stdout, stderr=result.stderr, path=path)
+
+    @staticmethod
+    def _require_format(fmt, what):
+        if not fmt:
+            raise ValueError('qemu-img %s needs an explicit format: never let qemu-img guess' % what)
+
+    @staticmethod
+    def _options_args(options):
+        encoded = encode_options(options) if options else ''
+        return ['-o', encoded] if encoded else []
+
+    @staticmethod
+    def _snapshot_args(snapshot):
+        if snapshot is None:
+            return []
+        return ['-l', 'snapshot.name=%s' % snapshot.replace(',', ',,')]
+
+    # -- command lines ---------------------------------------------------
+    # Each *_argv method returns the whole argv; the method without the
+    # suffix runs it. Check mode reports the argv without running it.
+
+    def info_argv(self, path, fmt, backing_chain=False, force_share=True):
+        self._require_format(fmt, 'info')
+        argv = [self.binary, 'info', '--output=json']
+        if force_share:
+            argv.append('-U')
+        if backing_chain:
+            argv.append('--backing-chain')
+        return argv + ['-f', fmt, '--', path]
+
+    def info(self, path, fmt, backing_chain=False, force_share=True):
+        """Return the parsed JSON of ``qemu-img info`` (a list with ``backing_chain``)."""
+        argv = self.info_argv(path, fmt, backing_chain=backing_chain, force_share=force_share)
+        return self._run_json(argv, 'info', path=path, limits=self.info_limits)
+
+    def create_argv(self, path, fmt, size=None, backing_file=None, backing_format=None, options=None):
+        self._require_format(fmt, 'create')
+        argv = [self.binary, 'create', '-q', '-f', fmt]
+        if backing_file is not None:
+            self._require_format(backing_format, 'create -b')
+            argv += ['-b', backing_file, '-F', backing_format]
+        argv += self._options_args(options)
+        argv += ['--', path]
+        if size is not None:
+            argv.append(str(int(size)))
+        return argv
+
+    def create(self, path, fmt, size=None, backing_file=None, backing_format=None, options=None):
+        argv = self.create_argv(path, fmt, size=size, backing_file=backing_file, backing_format=backing_format,
+                                options=options)
+        return self._run(argv, 'create', path=path)
+
+    def resize_argv(self, path, fmt, size, shrink=False, preallocation=None):
+        self._require_format(fmt, 'resize')
+        argv = [self.binary, 'resize', '-q', '-f', fmt]
+        if preallocation:
+            argv.append('--preallocation=%s' % preallocation)
+        if shrink:
+            argv.append('--shrink')
+        return argv + ['--', path, str(int(size))]
+
+    def resize(self, path, fmt, size, shrink=False, preallocation=None):
+        argv = self.resize_argv(path, fmt, size, shrink=shrink, preallocation=preallocation)
+        return self._run(argv, 'resize', path=path)
+
+    def convert_argv(self, src, dest, src_format, dest_format, cache_mode='none', src_cache_mode=None,
+                     compress=False, options=None, parallel=None, out_of_order=False, snapshot=None):
+        self._require_format(src_format, 'convert')
+        self._require_format(dest_format, 'convert -O')
+        argv = [self.binary, 'convert', '-q', '-f', src_format] + self._snapshot_args(snapshot)
+        argv += ['-O', dest_format, '-t', cache_mode]
+        if src_cache_mode:
+            argv += ['-T', src_cache_mode]
+        if compress:
+            argv.append('-c')
+        argv += self._options_args(options)
+        if parallel:
+            argv += ['-m', str(int(parallel))]
+        if out_of_order:
+            argv.append('-W')
+        return argv + ['--', src, dest]
+
+    def convert(self, src, dest, src_format, dest_format, **kwargs):
+        argv = self.convert_argv(src, dest, src_format, dest_format, **kwargs)
+        return self._run(argv, 'convert', path=src)
+
+    def measure_argv(self, src, src_format, dest_format, options=None, snapshot=None):
+        self._require_format(src_format, 'measure')
+        self._require_format(dest_format, 'measure -O')
+        argv = [self.binary, 'measure', '--output=json', '-f', src_format] + self._snapshot_args(snapshot)
+        argv += ['-O', dest_format] + self._options_args(options)
+        return argv + ['--', src]
+
+    def measure(self, src, src_format, dest_format, options=None, snapshot=None):
+        """Return ``{'required': N, 'fully-allocated': N}`` for converting ``src``."""
+        argv = self.measure_argv(src, src_format, dest_format, options=options, snapshot=snapshot)
+        return self._run_json(argv, 'measure', path=src, limits=self.info_limits)
+
+    def rebase_argv(self, path, backing_file, backing_format, unsafe=False, fmt='qcow2'):
+        self._require_format(fmt, 'rebase')
+        self._require_format(backing_format, 'rebase -F')
+        argv = [self.binary, 'rebase', '-q', '-f', fmt]
+        if unsafe:
+            argv.append('-u')
+        return argv + ['-F', backing_format, '-b', backing_file, '--', path]
+
+    def rebase(self, path, backing_file, backing_format, unsafe=False, fmt='qcow2'):
+        argv = self.rebase_argv(path, backing_file, backing_format, unsafe=unsafe, fmt=fmt)
+        return self._run(argv, 'rebase', path=path)
+
+    def compare_argv(self, first, second, first_format, second_format, strict=False):
+        self._require_format(first_format, 'compare')
+        self._require_format(second_format, 'compare -F')
+        argv = [self.binary, 'compare', '-q', '-f', first_format, '-F', second_format]
+        if strict:
+            argv.append('-s')
+        return argv + ['--', first, second]
+
+    def compare(self, first, second, first_format, second_format, strict=False):
+        """Return True when both images hold the same guest-visible data."""
+        argv = self.compare_argv(first, second, first_format, second_format, strict=strict)
+        result = self.runner(argv, None)
+        if result.rc in (0, 1):
+            return result.rc == 0
+        raise self._error(result, 'compare', first, None)
+
+    def snapshot_create_argv(self, path, name, fmt='qcow2'):
+        self._require_format(fmt, 'snapshot')
+        return [self.binary, 'snapshot', '-f', fmt, '-c', name, '--', path]
+
+    def snapshot_create(self, path, name, fmt='qcow2'):
+        return self._run(self.snapshot_create_argv(path, name, fmt=fmt), 'snapshot', path=path)
+
+
+def image_facts(qemu, path, declared_format=None, backing_chain=False):
+    """Return the facts of the image at ``path`` without letting qemu-img guess.
+
+    The format is the declared one when given, else the one the header magic
+    declares (pure Python, see :mod:`._inspect`). A file whose header names
+    another format than the declared one is refused: a raw disk carrying a
+    qcow2 header is the classic way to make a host read files it should not.
+    With ``backing_chain`` the result carries ``backing_chain``, a list of the
+    facts of every image in the chain, top first.
+    """
+    try:
+        detected = detect_format(path)
+    except InspectError as exc:
+        if not os.path.lexists(path):
+            raise ImageNotFoundError('%s does not exist' % path, path=path)
+        raise CommandFailedError(exc.msg, path=path)
+    # A header without known magic reads as raw: formats this module does not
+    # know by magic (a fixed VHD, say) are then checked by qemu-img itself.
+    if declared_format and detected != 'raw' and declared_format != detected:
+        raise WrongFormatError(
+            '%s was declared as %s but its header says %s. Declare the real format, or convert '
+            'the image with hypervisor.images.image_convert if it should be %s.'
+            % (path, declared_format, detected, declared_format), path=path)
+    fmt = declared_format or detected
+    data = qemu.info(path, fmt, backing_chain=backing_chain)
+    if backing_chain:
+        chain = [normalize_info(item) for item in data]
+        facts = dict(chain[0])
+        facts['backing_chain'] = chain
+    else:
+        facts = normalize_info(data)
+    facts['path'] = path
+    return facts

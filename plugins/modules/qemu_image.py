@@ -1,0 +1,498 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: qemu_image
+short_description: Create, grow and remove disk images with qemu-img
+version_added: 0.1.0
+description:
+  - Makes sure a disk image file exists with a given format and virtual size, or does not exist.
+  - A missing image is created with C(qemu-img create) under a temporary name in the same directory, synced and
+    renamed into place, so it appears complete or not at all.
+  - An existing image is grown with C(qemu-img resize) when a larger O(size) is asked for. Shrinking loses the data
+    past the new end and needs O(allow_shrink=true).
+  - The decision reads only image metadata (C(qemu-img info --output=json) with an explicit format), never image data,
+    so a re-run that has nothing to do is quick whatever the image size.
+  - The module never converts an image to another format; use M(hypervisor.images.image_convert) for that.
+  - Tasks that write the same O(path) at once wait for each other on a lock file beside it.
+author:
+  - hypervisor.images contributors
+requirements:
+  - qemu-img (Debian and Ubuntu package C(qemu-utils), Fedora and RHEL package C(qemu-img)) on the managed host.
+extends_documentation_fragment:
+  - ansible.builtin.files
+  - hypervisor.images.attributes
+  - hypervisor.images.attributes.actiongroup_images
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the image's state, format and virtual size before and after.
+options:
+  path:
+    description:
+      - Path of the image file on the managed host.
+      - A directory, a block device or another special file is refused.
+    type: path
+    required: true
+  format:
+    description:
+      - Format of the image.
+      - An existing image in another format makes the task fail; the module does not convert.
+    type: str
+    default: qcow2
+    choices: [raw, qcow2, qed, vdi, vhdx, vmdk, vpc]
+  size:
+    description:
+      - Virtual size of the image, as a number of bytes or a size string such as V(10G), V(512M) or V(1.5T).
+        Every unit is a power of 1024 (V(1G), V(1GB) and V(1GiB) are all 1073741824 bytes).
+      - The size is rounded up to a multiple of 512 bytes, as C(qemu-img create) does.
+      - Required to create a missing image. When omitted for an existing image, its size is left as it is.
+      - A larger size than the image has grows it; a smaller one needs O(allow_shrink=true).
+    type: str
+  state:
+    description:
+      - V(present) creates the image or grows it to O(size).
+      - V(absent) removes the file. Nothing happens when it does not exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  preallocation:
+    description:
+      - Preallocation mode used when the image is created or grown (C(-o preallocation=...) for
+        C(qemu-img create), C(--preallocation) for C(qemu-img resize)).
+      - V(metadata) applies to qcow2 creation only.
+    type: str
+    choices: ['off', metadata, falloc, full]
+  options:
+    description:
+      - Format options passed to C(qemu-img create -o), for example C(cluster_size), C(compat) or C(lazy_refcounts)
+        for qcow2. Booleans are written as C(on) and C(off); commas inside values are escaped.
+      - Options apply when the image is created. For an existing image, options that C(qemu-img info) reports
+        (such as C(cluster_size) or C(compat)) are compared and a difference is reported as a warning; the image is not
+        changed.
+      - C(size), C(backing_file) and C(backing_fmt) are set by other means and are refused here; use O(size), or
+        M(hypervisor.images.cow_image) for overlays.
+    type: dict
+    default: {}
+  allow_shrink:
+    description:
+      - Allow shrinking an existing image to a smaller O(size) (C(qemu-img resize --shrink)).
+      - Data past the new end of the image is lost. Shrink the file systems and partitions inside first.
+    type: bool
+    default: false
+notes:
+  - The image is created with the mode a new file gets from the umask unless O(mode) is set; O(owner), O(group), O(mode)
+    and the SELinux options are applied before the image appears under its final name.
+  - Resizing an image that a running virtual machine uses corrupts it; qemu-img refuses when the image is locked.
+seealso:
+  - module: hypervisor.images.qemu_image_info
+  - module: hypervisor.images.image_convert
+  - module: hypervisor.images.cow_image
+'''
+
+EXAMPLES = r'''
+- name: Create a 20 GiB qcow2 disk
+  hypervisor.images.qemu_image:
+    path: /var/lib/nova/instances/disk.qcow2
+    size: 20G
+    owner: libvirt-qemu
+    group: kvm
+    mode: '0640'
+
+- name: Create a fully allocated raw disk
+  hypervisor.images.qemu_image:
+    path: /var/lib/libvirt/images/db.raw
+    format: raw
+    size: 50G
+    preallocation: full
+
+- name: Create a qcow2 disk with 2 MiB clusters and lazy refcounts
+  hypervisor.images.qemu_image:
+    path: /srv/images/big.qcow2
+    size: 1T
+    options:
+      cluster_size: 2M
+      lazy_refcounts: true
+
+- name: Grow an existing disk to 40 GiB (no change if it is already that size)
+  hypervisor.images.qemu_image:
+    path: /var/lib/nova/instances/disk.qcow2
+    size: 40G
+
+- name: Shrink a disk whose file systems were shrunk first
+  hypervisor.images.qemu_image:
+    path: /srv/images/scratch.raw
+    format: raw
+    size: 5G
+    allow_shrink: true
+
+- name: Remove a disk
+  hypervisor.images.qemu_image:
+    path: /var/lib/nova/instances/old.qcow2
+    state: absent
+'''
+
+RETURN = r'''
+path:
+  description: Absolute path of the image.
+  returned: always
+  type: str
+  sample: /var/lib/nova/instances/disk.qcow2
+state:
+  description: State of the image after the task (predicted in check mode).
+  returned: always
+  type: str
+  sample: present
+format:
+  description: Format of the image.
+  returned: when O(state=present)
+  type: str
+  sample: qcow2
+virtual_size:
+  description: Virtual size of the image in bytes (predicted in check mode).
+  returned: when O(state=present)
+  type: int
+  sample: 21474836480
+actual_size:
+  description: Bytes the image file occupies on disk. V(null) in check mode when the image would be created.
+  returned: when O(state=present)
+  type: int
+  sample: 200704
+cluster_size:
+  description: Cluster size of the image, for formats that have one.
+  returned: when O(state=present) and the format has clusters
+  type: int
+  sample: 65536
+backing_file:
+  description: Backing file recorded in the image, if any.
+  returned: when O(state=present)
+  type: str
+  sample: null
+backing_format:
+  description: Format of the backing file recorded in the image, if any.
+  returned: when O(state=present)
+  type: str
+  sample: null
+cmd:
+  description: The qemu-img command line that ran (or would run in check mode) to change the image.
+  returned: when a command ran or would run
+  type: list
+  elements: str
+  sample: [/usr/bin/qemu-img, create, -q, -f, qcow2, --, /var/lib/nova/instances/.disk.qcow2.abcd1234.part, '21474836480']
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
+    AtomicError,
+    AtomicFile,
+    DestinationLock,
+    remove_stale_temps,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
+    DIRECTORY,
+    FILE,
+    MISSING,
+    path_kind,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
+    QemuImg,
+    QemuImgError,
+    WrongFormatError,
+    encode_options,
+    image_facts,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
+from ansible_collections.hypervisor.images.plugins.module_utils._units import (
+    SizeError,
+    human_and_bytes,
+    parse_size,
+)
+
+SECTOR = 512
+RESERVED_OPTIONS = {
+    'size': 'use the size option',
+    'backing_file': 'use hypervisor.images.cow_image for overlays',
+    'backing_fmt': 'use hypervisor.images.cow_image for overlays',
+}
+# qemu-img info names for creation options it reports back, and how to compare them.
+COMPARABLE_OPTIONS = ('cluster_size', 'compat', 'lazy_refcounts', 'refcount_bits', 'extended_l2',
+                      'compression_type')
+COMPAT_ALIASES = {'v2': '0.10', 'v3': '1.1'}
+
+
+def round_up(value, multiple=SECTOR):
+    return -(-value // multiple) * multiple
+
+
+def _normalized_option(key, value):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('on', 'true', 'yes'):
+        return True
+    if text in ('off', 'false', 'no'):
+        return False
+    if key in ('cluster_size', 'refcount_bits'):
+        try:
+            return parse_size(text)
+        except SizeError:
+            return text
+    if key == 'compat':
+        return COMPAT_ALIASES.get(text, text)
+    return text
+
+
+def option_differences(options, facts):
+    """Creation options that differ from what the existing image reports."""
+    reported = dict((facts.get('format_specific') or {}).get('data') or {})
+    reported['cluster_size'] = facts.get('cluster_size')
+    differences = []
+    for key in sorted(options):
+        name = str(key).replace('-', '_')
+        if name not in COMPARABLE_OPTIONS or reported.get(name) is None or options[key] is None:
+            continue
+        if _normalized_option(name, options[key]) != _normalized_option(name, reported[name]):
+            differences.append('%s=%s (the image has %s)' % (key, options[key], reported[name]))
+    return differences
+
+
+class QemuImageModule:
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.path = os.path.abspath(self.params['path'])
+        self.format = self.params['format']
+        self.qemu = QemuImg(module)
+        self.result = {'changed': False, 'path': self.path}
+        self.diff = {'before': {'path': self.path}, 'after': {'path': self.path}}
+        self.size = None
+        self.options = {}
+
+    def fail(self, msg, **kwargs):
+        self.result.update(kwargs)
+        self.result['msg'] = msg
+        self.module.fail_json(**self.result)
+
+    def validate(self):
+        if self.params['size'] is not None:
+            try:
+                size = parse_size(self.params['size'], 'size')
+            except SizeError as exc:
+                self.fail(str(exc))
+            if size == 0:
+                self.fail('size: 0 bytes is not a usable image size; give the virtual size, for example 10G.')
+            self.size = round_up(size)
+        options = dict(self.params['options'] or {})
+        for key, hint in RESERVED_OPTIONS.items():
+            if key in options:
+                self.fail('options: %s cannot be given here; %s.' % (key, hint))
+        preallocation = self.params['preallocation']
+        if preallocation is not None:
+            if 'preallocation' in options and str(options['preallocation']) != preallocation:
+                self.fail('preallocation=%s and options.preallocation=%s disagree; give one of them.'
+                          % (preallocation, options['preallocation']))
+            options['preallocation'] = preallocation
+        try:
+            encode_options(options)
+        except ValueError as exc:
+            self.fail('options: %s' % exc)
+        self.options = options
+
+    def run(self):
+        self.validate()
+        kind = self.preflight()
+        if self.module.check_mode or (kind == MISSING and self.params['state'] == 'absent'):
+            self.decide_and_act()
+        else:
+            try:
+                with DestinationLock(self.path):
+                    remove_stale_temps(self.path)
+                    self.decide_and_act()
+            except AtomicError as exc:
+                self.fail(exc.msg)
+        if self.module._diff:
+            self.result['diff'] = self.diff
+        self.module.exit_json(**self.result)
+
+    def preflight(self):
+        """Refuse what can never work before taking the lock or writing anything."""
+        kind = path_kind(self.path)
+        if kind not in (MISSING, FILE):
+            hint = ('give a path to a file inside it' if kind == DIRECTORY
+                    else 'this module manages image files; write to devices with hypervisor.images.image_convert '
+                         'or hypervisor.images.sparse_copy')
+            self.fail('%s is a %s, not an image file: %s.' % (self.path, kind, hint))
+        if kind == MISSING and self.params['state'] == 'present':
+            if self.size is None:
+                self.fail('%s does not exist and no size was given: set size (for example size: 10G) to create it.'
+                          % self.path)
+            directory = os.path.dirname(self.path)
+            if not os.path.isdir(directory):
+                self.fail('Cannot create %s: the directory %s does not exist. Create it first, for example with '
+                          'ansible.builtin.file (state: directory) or the hypervisor.images.instance_storage role.'
+                          % (self.path, directory))
+        return kind
+
+    def decide_and_act(self):
+        # Decided again under the lock: another task may have written the path meanwhile.
+        kind = self.preflight()
+        if self.params['state'] == 'absent':
+            self.absent(kind)
+        elif kind == MISSING:
+            self.create()
+        else:
+            self.update()
+
+    # -- state=absent ----------------------------------------------------
+
+    def absent(self, kind):
+        self.result['state'] = 'absent'
+        self.diff['after']['state'] = 'absent'
+        if kind == MISSING:
+            self.diff['before']['state'] = 'absent'
+            return
+        self.diff['before'].update(self.describe_existing())
+        self.result['changed'] = True
+        if not self.module.check_mode:
+            try:
+                os.unlink(self.path)
+            except OSError as exc:
+                self.fail('Cannot remove %s: %s.' % (self.path, exc.strerror))
+
+    def describe_existing(self):
+        """Before-state for the diff of a removal; an unreadable file is still shown as present."""
+        try:
+            facts = image_facts(self.qemu, self.path, declared_format=detect_format(self.path))
+        except (QemuImgError, OSError):
+            return {'state': 'present'}
+        return {'state': 'present', 'format': facts['format'], 'virtual_size': facts['virtual_size']}
+
+    # -- state=present ---------------------------------------------------
+
+    def create(self):
+        self.diff['before']['state'] = 'absent'
+        self.result['changed'] = True
+        self.diff['after'].update({'state': 'present', 'format': self.format, 'virtual_size': self.size})
+        if self.module.check_mode:
+            self.result['cmd'] = self.qemu.create_argv(self.path, self.format, size=self.size, options=self.options)
+            self.result.update({'state': 'present', 'format': self.format, 'virtual_size': self.size,
+                                'actual_size': None})
+            return
+        try:
+            with AtomicFile(self.path) as tmp:
+                result = self.qemu.create(tmp.path, self.format, size=self.size, options=self.options)
+                self.result['cmd'] = result.cmd
+                tmp.commit(before_rename=self.apply_file_attributes)
+        except QemuImgError as exc:
+            self.fail(exc.msg, **self.error_details(exc))
+        except (AtomicError, OSError) as exc:
+            self.fail('Cannot create %s: %s' % (self.path, getattr(exc, 'msg', None) or exc))
+        self.report(self.current_facts())
+
+    def apply_file_attributes(self, path):
+        file_args = self.module.load_file_common_arguments(self.module.params, path=path)
+        self.module.set_fs_attributes_if_different(file_args, True)
+
+    def current_facts(self):
+        try:
+            return image_facts(self.qemu, self.path, declared_format=self.format)
+        except WrongFormatError as exc:
+            try:
+                found = detect_format(self.path)
+            except OSError:
+                found = 'unknown'
+            self.fail(
+                '%s exists but is not a %s image (its header says %s). qemu_image never converts an image in '
+                'place: convert it with hypervisor.images.image_convert, or remove it first with state: absent '
+                'if its data is not needed.' % (self.path, self.format, found), **self.error_details(exc))
+        except QemuImgError as exc:
+            self.fail(exc.msg, **self.error_details(exc))
+
+    def update(self):
+        facts = self.current_facts()
+        current = facts['virtual_size']
+        before = {'state': 'present', 'format': facts['format'], 'virtual_size': current}
+        self.diff['before'].update(before)
+        self.diff['after'].update(before)
+
+        differences = option_differences(self.options, facts)
+        if differences:
+            self.module.warn('%s already exists; options only apply when an image is created, and these differ: %s.'
+                             % (self.path, ', '.join(differences)))
+
+        if self.size is not None and self.size != current:
+            shrink = self.size < current
+            if shrink and not self.params['allow_shrink']:
+                self.fail(
+                    '%s is %s; size %s would shrink it and lose the data past the new end. Shrink the file systems '
+                    'inside first and set allow_shrink: true, or ask for a size of at least %s.'
+                    % (self.path, human_and_bytes(current), human_and_bytes(self.size), human_and_bytes(current)),
+                    **self.facts_result(facts))
+            self.result['changed'] = True
+            self.diff['after']['virtual_size'] = self.size
+            preallocation = None if shrink else self.params['preallocation']
+            if self.module.check_mode:
+                self.result['cmd'] = self.qemu.resize_argv(self.path, self.format, self.size, shrink=shrink,
+                                                           preallocation=preallocation)
+                facts = dict(facts, virtual_size=self.size)
+            else:
+                try:
+                    result = self.qemu.resize(self.path, self.format, self.size, shrink=shrink,
+                                              preallocation=preallocation)
+                except QemuImgError as exc:
+                    self.fail(exc.msg, **self.error_details(exc))
+                self.result['cmd'] = result.cmd
+                facts = self.current_facts()
+
+        file_args = self.module.load_file_common_arguments(self.module.params, path=self.path)
+        self.result['changed'] = self.module.set_fs_attributes_if_different(
+            file_args, self.result['changed'], diff=self.diff)
+        self.report(facts)
+
+    def report(self, facts):
+        self.result.update(self.facts_result(facts))
+        self.result['state'] = 'present'
+
+    @staticmethod
+    def facts_result(facts):
+        keys = ('format', 'virtual_size', 'actual_size', 'cluster_size', 'backing_file', 'backing_format')
+        return dict((key, facts.get(key)) for key in keys)
+
+    @staticmethod
+    def error_details(exc):
+        details = exc.to_result()
+        details.pop('msg', None)
+        return details
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', required=True),
+            format=dict(type='str', default='qcow2', choices=['raw', 'qcow2', 'qed', 'vdi', 'vhdx', 'vmdk', 'vpc']),
+            size=dict(type='str'),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            preallocation=dict(type='str', choices=['off', 'metadata', 'falloc', 'full']),
+            options=dict(type='dict', default={}),
+            allow_shrink=dict(type='bool', default=False),
+        ),
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    QemuImageModule(module).run()
+
+
+if __name__ == '__main__':
+    main()

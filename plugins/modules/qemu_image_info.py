@@ -1,0 +1,227 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: qemu_image_info
+short_description: Read the facts of a disk image safely
+version_added: 0.1.0
+description:
+  - Returns the format, sizes, backing file, snapshots and format-specific details of a disk image, from
+    C(qemu-img info --output=json).
+  - qemu-img never guesses the format. A declared O(format) is passed as it is; otherwise the format is read from the
+    header magic by the module itself, in pure Python, and passed explicitly.
+  - A file whose header declares another format than O(format) says (a raw disk that carries a qcow2 header, say)
+    makes the task fail instead of being read as that other format.
+  - C(qemu-img info) runs with C(-U) (force-share), so images that running virtual machines hold open can be read, and
+    under resource limits (1 GiB of address space, 30 s of CPU time), so a hostile header cannot exhaust the host.
+  - A missing O(path) is not an error; the result has RV(exists=false).
+author:
+  - hypervisor.images contributors
+requirements:
+  - qemu-img (Debian and Ubuntu package C(qemu-utils), Fedora and RHEL package C(qemu-img)) on the managed host.
+extends_documentation_fragment:
+  - hypervisor.images.attributes
+  - hypervisor.images.attributes.info_module
+  - hypervisor.images.attributes.actiongroup_images
+options:
+  path:
+    description:
+      - Path of the image file, or of a block device that holds an image.
+    type: path
+    required: true
+  format:
+    description:
+      - Format the image is declared to be in.
+      - When set, the image is opened as this format, and a header that declares another format fails the task.
+      - When omitted, the format is read from the header magic; a file without known magic is read as V(raw).
+    type: str
+  backing_chain:
+    description:
+      - Also return the facts of every image in the backing chain, in RV(backing_chain).
+    type: bool
+    default: false
+seealso:
+  - module: hypervisor.images.qemu_image
+  - module: hypervisor.images.cow_image
+'''
+
+EXAMPLES = r'''
+- name: Read the facts of an instance disk
+  hypervisor.images.qemu_image_info:
+    path: /var/lib/nova/instances/0b7e/disk
+  register: disk
+
+- name: Show its virtual size and backing file
+  ansible.builtin.debug:
+    msg: "{{ disk.virtual_size | human_readable }} on {{ disk.backing_file | default('no backing file', true) }}"
+
+- name: Insist that an uploaded image is raw (fails if its header says otherwise)
+  hypervisor.images.qemu_image_info:
+    path: /srv/uploads/image.img
+    format: raw
+
+- name: Walk an overlay's whole backing chain
+  hypervisor.images.qemu_image_info:
+    path: /var/lib/nova/instances/0b7e/disk
+    backing_chain: true
+  register: chain
+
+- name: List the internal snapshots of an image
+  ansible.builtin.debug:
+    msg: "{{ chain.snapshots | map(attribute='name') | list }}"
+'''
+
+RETURN = r'''
+exists:
+  description: Whether O(path) exists. All other facts except RV(path) are absent when it does not.
+  returned: always
+  type: bool
+  sample: true
+path:
+  description: Absolute path of the image.
+  returned: always
+  type: str
+  sample: /var/lib/nova/instances/0b7e/disk
+format:
+  description: Format of the image.
+  returned: when RV(exists=true)
+  type: str
+  sample: qcow2
+virtual_size:
+  description: Size of the disk the guest sees, in bytes.
+  returned: when RV(exists=true)
+  type: int
+  sample: 21474836480
+actual_size:
+  description: Bytes the image file occupies on disk.
+  returned: when RV(exists=true)
+  type: int
+  sample: 1310720
+cluster_size:
+  description: Cluster size in bytes, for formats that have clusters.
+  returned: when RV(exists=true)
+  type: int
+  sample: 65536
+backing_file:
+  description: Backing file as recorded in the image (may be relative to the image's directory).
+  returned: when RV(exists=true)
+  type: str
+  sample: /var/lib/nova/instances/_base/ubuntu-24.04
+full_backing_file:
+  description: Backing file resolved the way qemu resolves it.
+  returned: when RV(exists=true)
+  type: str
+  sample: /var/lib/nova/instances/_base/ubuntu-24.04
+backing_format:
+  description: Format of the backing file as recorded in the image.
+  returned: when RV(exists=true)
+  type: str
+  sample: raw
+data_file:
+  description: External data file of a qcow2 image, if it has one.
+  returned: when RV(exists=true)
+  type: str
+  sample: null
+snapshots:
+  description: Internal snapshots of the image.
+  returned: when RV(exists=true)
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Snapshot ID.
+      type: str
+      sample: '1'
+    name:
+      description: Snapshot name.
+      type: str
+      sample: before-upgrade
+    date:
+      description: Creation time, UTC, ISO 8601.
+      type: str
+      sample: '2026-11-21T10:00:00Z'
+    date_sec:
+      description: Creation time, seconds since the epoch.
+      type: int
+      sample: 1795255200
+    vm_state_size:
+      description: Bytes of saved virtual machine state.
+      type: int
+      sample: 0
+encrypted:
+  description: Whether the image is encrypted.
+  returned: when RV(exists=true)
+  type: bool
+  sample: false
+dirty:
+  description: Whether the image's dirty flag is set (it was not closed cleanly).
+  returned: when RV(exists=true)
+  type: bool
+  sample: false
+format_specific:
+  description: Format-specific details as qemu-img reports them, with dashes in keys turned into underscores.
+  returned: when RV(exists=true)
+  type: dict
+  sample: {type: qcow2, data: {compat: '1.1', lazy_refcounts: false, refcount_bits: 16, corrupt: false}}
+backing_chain:
+  description: Facts of every image in the chain, the image itself first, each with the keys above.
+  returned: when O(backing_chain=true) and RV(exists=true)
+  type: list
+  elements: dict
+  sample: [{path: /var/lib/nova/instances/0b7e/disk, format: qcow2}, {path: /var/lib/nova/instances/_base/x, format: raw}]
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
+    DIRECTORY,
+    MISSING,
+    path_kind,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
+    ImageNotFoundError,
+    QemuImg,
+    QemuImgError,
+    image_facts,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', required=True),
+            format=dict(type='str'),
+            backing_chain=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    path = os.path.abspath(module.params['path'])
+    kind = path_kind(path)
+    if kind == MISSING:
+        module.exit_json(changed=False, exists=False, path=path)
+    if kind == DIRECTORY:
+        module.fail_json(msg='%s is a directory, not an image: give the path of an image file inside it.' % path,
+                         path=path)
+
+    qemu = QemuImg(module)
+    try:
+        facts = image_facts(qemu, path, declared_format=module.params['format'],
+                            backing_chain=module.params['backing_chain'])
+    except ImageNotFoundError as exc:
+        if path_kind(path) == MISSING:  # removed while we looked
+            module.exit_json(changed=False, exists=False, path=path)
+        module.fail_json(path=path, **exc.to_result())
+    except QemuImgError as exc:
+        module.fail_json(path=path, **exc.to_result())
+    module.exit_json(changed=False, exists=True, **facts)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,244 @@
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decision logic of qemu_image, with qemu-img replaced by a fake that pins argv."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from ansible_collections.hypervisor.images.plugins.modules import qemu_image
+
+from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import QEMU
+
+GiB = 1024 ** 3
+
+
+@pytest.fixture
+def module(monkeypatch, fake_qemu, run_module):
+    monkeypatch.setattr(qemu_image, 'QemuImg', fake_qemu.factory)
+
+    def run(args, **kwargs):
+        return run_module(qemu_image.main, args, **kwargs)
+
+    run.fake = fake_qemu
+    return run
+
+
+TEMP = re.compile(r'^/.*/\.disk\.qcow2\.[a-z0-9_]{8}\.part$')
+
+
+def test_create_writes_through_a_temp_file(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    out = module({'path': path, 'size': '10G'})
+    assert not out.failed and out.result['changed'] is True
+    (create,) = module.fake.changing_calls()
+    assert create[:6] == [QEMU, 'create', '-q', '-f', 'qcow2', '--']
+    assert TEMP.match(create[6]) and os.path.dirname(create[6]) == str(tmp_path)
+    assert create[7] == str(10 * GiB)
+    assert out.result['cmd'] == create
+    assert out.result['virtual_size'] == 10 * GiB and out.result['format'] == 'qcow2'
+    assert os.listdir(str(tmp_path)) == ['disk.qcow2']
+
+
+def test_size_is_rounded_up_to_a_sector(module, tmp_path):
+    out = module({'path': str(tmp_path / 'disk.qcow2'), 'size': '1000'})
+    assert module.fake.changing_calls()[0][-1] == '1024'
+    assert out.result['virtual_size'] == 1024
+
+
+def test_create_with_options_and_preallocation(module, tmp_path):
+    module({'path': str(tmp_path / 'disk.qcow2'), 'size': '1G', 'preallocation': 'metadata',
+            'options': {'cluster_size': '2M', 'lazy_refcounts': True}})
+    create = module.fake.changing_calls()[0]
+    assert create[5:7] == ['-o', 'cluster_size=2M,lazy_refcounts=on,preallocation=metadata']
+
+
+def test_same_size_runs_nothing_but_info(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', 10 * GiB)
+    out = module({'path': path, 'size': '10G'})
+    assert out.result['changed'] is False
+    assert module.fake.calls == [[QEMU, 'info', '--output=json', '-U', '-f', 'qcow2', '--', path]]
+    assert 'cmd' not in out.result
+
+
+def test_existing_image_without_size_is_left_alone(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', GiB)
+    out = module({'path': path})
+    assert out.result['changed'] is False and out.result['virtual_size'] == GiB
+
+
+def test_larger_size_grows(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', GiB)
+    out = module({'path': path, 'size': '2G', 'preallocation': 'falloc'}, diff=True)
+    assert module.fake.changing_calls() == [
+        [QEMU, 'resize', '-q', '-f', 'qcow2', '--preallocation=falloc', '--', path, str(2 * GiB)]]
+    assert out.result['changed'] is True and out.result['virtual_size'] == 2 * GiB
+    assert out.result['diff']['before']['virtual_size'] == GiB
+    assert out.result['diff']['after']['virtual_size'] == 2 * GiB
+
+
+def test_smaller_size_is_refused_without_allow_shrink(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', 2 * GiB)
+    out = module({'path': path, 'size': '1G'})
+    assert out.failed
+    assert 'allow_shrink: true' in out.result['msg']
+    assert path in out.result['msg'] and '2.0 GiB (2147483648 bytes)' in out.result['msg']
+    assert module.fake.changing_calls() == []
+
+
+def test_allow_shrink_shrinks(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', 2 * GiB)
+    out = module({'path': path, 'size': '1G', 'allow_shrink': True, 'preallocation': 'full'})
+    assert module.fake.changing_calls() == [[QEMU, 'resize', '-q', '-f', 'qcow2', '--shrink', '--', path, str(GiB)]]
+    assert out.result['changed'] is True
+
+
+def test_other_format_points_to_image_convert(module, tmp_path):
+    path = str(tmp_path / 'disk.img')
+    module.fake.make(path, 'raw', GiB)
+    out = module({'path': path, 'size': '1G', 'format': 'qcow2'})
+    assert out.failed
+    assert 'not a qcow2 image (its header says raw)' in out.result['msg']
+    assert 'hypervisor.images.image_convert' in out.result['msg']
+
+
+def test_raw_declared_but_qcow2_on_disk(module, tmp_path):
+    path = str(tmp_path / 'disk.img')
+    module.fake.make(path, 'qcow2', GiB)
+    out = module({'path': path, 'size': '1G', 'format': 'raw'})
+    assert out.failed and 'its header says qcow2' in out.result['msg']
+    assert module.fake.calls == []
+
+
+def test_directory_is_refused(module, tmp_path):
+    out = module({'path': str(tmp_path), 'size': '1G'})
+    assert out.failed and 'is a directory, not an image file' in out.result['msg']
+
+
+def test_block_device_is_refused(module, tmp_path, monkeypatch):
+    monkeypatch.setattr(qemu_image, 'path_kind', lambda path: 'block device')
+    out = module({'path': '/dev/vg0/lv', 'size': '1G'})
+    assert out.failed and 'is a block device' in out.result['msg']
+
+
+def test_missing_without_size(module, tmp_path):
+    out = module({'path': str(tmp_path / 'disk.qcow2')})
+    assert out.failed and 'no size was given' in out.result['msg']
+
+
+def test_missing_directory(module, tmp_path):
+    out = module({'path': str(tmp_path / 'no' / 'disk.qcow2'), 'size': '1G'})
+    assert out.failed and 'directory %s does not exist' % (tmp_path / 'no') in out.result['msg']
+
+
+@pytest.mark.parametrize('size, fragment', [
+    ('10X', "cannot read '10X' as a size"),
+    ('-1G', "cannot read '-1G'"),
+    ('1e3', "cannot read '1e3'"),
+    ('0', '0 bytes is not a usable image size'),
+])
+def test_bad_sizes(module, tmp_path, size, fragment):
+    out = module({'path': str(tmp_path / 'disk.qcow2'), 'size': size})
+    assert out.failed and fragment in out.result['msg']
+    assert os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize('options, fragment', [
+    ({'size': '1G'}, 'options: size cannot be given here'),
+    ({'backing_file': '/x'}, 'cow_image'),
+    ({'a,b': 1}, 'Invalid qemu-img option name'),
+])
+def test_bad_options(module, tmp_path, options, fragment):
+    out = module({'path': str(tmp_path / 'disk.qcow2'), 'size': '1G', 'options': options})
+    assert out.failed and fragment in out.result['msg']
+
+
+def test_preallocation_conflict(module, tmp_path):
+    out = module({'path': str(tmp_path / 'disk.qcow2'), 'size': '1G', 'preallocation': 'full',
+                  'options': {'preallocation': 'off'}})
+    assert out.failed and 'disagree' in out.result['msg']
+
+
+def test_option_difference_on_existing_image_warns(module, tmp_path, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(qemu_image.AnsibleModule, 'warn', lambda self, msg: warnings.append(msg))
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', GiB)
+    out = module({'path': path, 'size': '1G', 'options': {'cluster_size': '2M', 'compat': 'v3'}})
+    assert out.result['changed'] is False
+    assert any('cluster_size=2M (the image has 65536)' in w for w in warnings)
+    assert not any('compat' in w for w in warnings)
+
+
+def test_check_mode_create_touches_nothing(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    out = module({'path': path, 'size': '1G'}, check_mode=True, diff=True)
+    assert out.result['changed'] is True
+    assert module.fake.calls == []
+    assert os.listdir(str(tmp_path)) == []
+    assert out.result['cmd'] == [QEMU, 'create', '-q', '-f', 'qcow2', '--', path, str(GiB)]
+    assert out.result['diff'] == {'before': {'path': path, 'state': 'absent'},
+                                  'after': {'path': path, 'state': 'present', 'format': 'qcow2',
+                                            'virtual_size': GiB}}
+
+
+def test_check_mode_grow_runs_only_info(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', GiB)
+    out = module({'path': path, 'size': '2G'}, check_mode=True)
+    assert out.result['changed'] is True and out.result['virtual_size'] == 2 * GiB
+    assert module.fake.changing_calls() == []
+    assert out.result['cmd'][1] == 'resize'
+
+
+def test_absent_removes_and_reports(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', GiB)
+    out = module({'path': path, 'state': 'absent'}, diff=True)
+    assert out.result['changed'] is True and not os.path.exists(path)
+    assert out.result['diff']['before'] == {'path': path, 'state': 'present', 'format': 'qcow2',
+                                            'virtual_size': GiB}
+    assert out.result['diff']['after'] == {'path': path, 'state': 'absent'}
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_absent_missing_is_ok(module, tmp_path):
+    out = module({'path': str(tmp_path / 'nothing'), 'state': 'absent'})
+    assert out.result['changed'] is False
+
+
+def test_absent_check_mode_keeps_file(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', GiB)
+    out = module({'path': path, 'state': 'absent'}, check_mode=True)
+    assert out.result['changed'] is True and os.path.exists(path)
+
+
+def test_absent_directory_is_refused(module, tmp_path):
+    out = module({'path': str(tmp_path), 'state': 'absent'})
+    assert out.failed and 'is a directory' in out.result['msg']
+    assert os.path.isdir(str(tmp_path))
+
+
+def test_qemu_failure_carries_cmd_rc_stderr_and_leaves_no_temp(module, tmp_path):
+    module.fake.fail_next = (1, 'qemu-img: /x: error while writing: No space left on device')
+    out = module({'path': str(tmp_path / 'disk.qcow2'), 'size': '1G'})
+    assert out.failed and 'ran out of space' in out.result['msg']
+    assert out.result['rc'] == 1 and out.result['cmd'][1] == 'create'
+    assert 'No space left on device' in out.result['stderr']
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_stale_temp_from_a_killed_run_is_removed(module, tmp_path):
+    stale = tmp_path / '.disk.qcow2.abcdefgh.part'
+    stale.write_bytes(b'half an image')
+    module({'path': str(tmp_path / 'disk.qcow2'), 'size': '1G'})
+    assert os.listdir(str(tmp_path)) == ['disk.qcow2']

@@ -1,0 +1,73 @@
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.hypervisor.images.plugins.modules import qemu_image_info
+
+from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import QEMU
+
+
+@pytest.fixture
+def module(monkeypatch, fake_qemu, run_module):
+    monkeypatch.setattr(qemu_image_info, 'QemuImg', fake_qemu.factory)
+
+    def run(args, **kwargs):
+        return run_module(qemu_image_info.main, args, **kwargs)
+
+    run.fake = fake_qemu
+    return run
+
+
+def test_missing_path_is_not_an_error(module, tmp_path):
+    out = module({'path': str(tmp_path / 'nope')})
+    assert not out.failed
+    assert out.result == {'changed': False, 'exists': False, 'path': str(tmp_path / 'nope')}
+    assert module.fake.calls == []
+
+
+def test_format_is_detected_and_passed_explicitly(module, tmp_path):
+    path = str(tmp_path / 'a')
+    module.fake.make(path, 'qcow2', 1024)
+    out = module({'path': path})
+    assert module.fake.calls == [[QEMU, 'info', '--output=json', '-U', '-f', 'qcow2', '--', path]]
+    assert out.result['exists'] is True and out.result['changed'] is False
+    assert out.result['format'] == 'qcow2' and out.result['virtual_size'] == 1024
+    assert out.result['cluster_size'] == 65536
+
+
+def test_declared_format_is_never_probed(module, tmp_path):
+    path = str(tmp_path / 'a')
+    module.fake.make(path, 'raw', 1024)
+    module({'path': path, 'format': 'raw', 'backing_chain': True})
+    assert module.fake.calls == [[QEMU, 'info', '--output=json', '-U', '--backing-chain', '-f', 'raw', '--', path]]
+
+
+def test_declared_raw_with_qcow2_header_fails(module, tmp_path):
+    path = str(tmp_path / 'a')
+    module.fake.make(path, 'qcow2', 1024)
+    out = module({'path': path, 'format': 'raw'})
+    assert out.failed and 'declared as raw but its header says qcow2' in out.result['msg']
+    assert module.fake.calls == []
+
+
+def test_declared_qcow2_on_raw_fails_with_qemu_message(module, tmp_path):
+    path = str(tmp_path / 'a')
+    module.fake.make(path, 'raw', 1024)
+    out = module({'path': path, 'format': 'qcow2'})
+    assert out.failed and 'Image is not in qcow2 format' in out.result['msg']
+    assert out.result['cmd'][1] == 'info' and out.result['rc'] == 1
+
+
+def test_directory_fails(module, tmp_path):
+    out = module({'path': str(tmp_path)})
+    assert out.failed and 'is a directory' in out.result['msg']
+
+
+def test_check_mode_reads_the_same(module, tmp_path):
+    path = str(tmp_path / 'a')
+    module.fake.make(path, 'qcow2', 1024)
+    out = module({'path': path}, check_mode=True)
+    assert out.result['changed'] is False and out.result['format'] == 'qcow2'

@@ -1,0 +1,87 @@
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers to run modules in-process with a fake qemu-img that pins every argv."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CommandResult
+
+QEMU = '/usr/bin/qemu-img'
+
+
+class ModuleExit(Exception):
+    def __init__(self, result, failed):
+        super(ModuleExit, self).__init__(result)
+        self.result = result
+        self.failed = failed
+
+
+def exit_json(self, **kwargs):
+    kwargs.setdefault('changed', False)
+    raise ModuleExit(kwargs, False)
+
+
+def fail_json(self, msg, **kwargs):
+    kwargs['msg'] = msg
+    raise ModuleExit(kwargs, True)
+
+
+class FakeQemuImg:
+    """Enough of qemu-img for decision tests: files carry real magic, sizes live in a dict.
+
+    Each call is recorded as an argv; ``fail_next`` makes the next call fail.
+    """
+
+    MAGIC = {'qcow2': b'QFI\xfb' + struct.pack('>I', 3), 'raw': b''}
+
+    def __init__(self):
+        self.calls = []
+        self.sizes = {}
+        self.fail_next = None
+
+    @staticmethod
+    def key(path):
+        # by inode, so that a size survives the rename of a temp file
+        st = os.stat(path)
+        return st.st_dev, st.st_ino
+
+    def make(self, path, fmt, size):
+        with open(path, 'wb') as handle:
+            handle.write(self.MAGIC[fmt].ljust(512, b'\0'))
+        self.sizes[self.key(path)] = size
+
+    def __call__(self, argv, limits):
+        self.calls.append(argv)
+        if self.fail_next:
+            rc, stderr = self.fail_next
+            self.fail_next = None
+            return CommandResult(argv, rc, '', stderr, 0.0)
+        command = argv[1]
+        path = argv[argv.index('--') + 1]
+        fmt = argv[argv.index('-f') + 1]
+        if command == 'create':
+            self.make(path, fmt, int(argv[-1]))
+        elif command == 'resize':
+            self.sizes[self.key(path)] = int(argv[-1])
+        elif command == 'info':
+            header = open(path, 'rb').read(8)
+            actual = 'qcow2' if header.startswith(b'QFI') else 'raw'
+            if fmt != actual and fmt != 'raw':
+                return CommandResult(argv, 1, '', "qemu-img: Could not open '%s': Image is not in %s format"
+                                     % (path, fmt), 0.0)
+            info = {'filename': path, 'format': fmt, 'virtual-size': self.sizes.get(self.key(path), 0),
+                    'actual-size': 4096, 'dirty-flag': False}
+            if fmt == 'qcow2':
+                info['cluster-size'] = 65536
+                info['format-specific'] = {'type': 'qcow2', 'data': {'compat': '1.1', 'lazy-refcounts': False}}
+            if '--backing-chain' in argv:
+                info = [info]
+            return CommandResult(argv, 0, json.dumps(info), '', 0.0)
+        return CommandResult(argv, 0, '', '', 0.0)
+
+    def changing_calls(self):
+        return [call for call in self.calls if call[1] != 'info']
