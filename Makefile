@@ -63,14 +63,14 @@ test: stage
 # --- checks -------------------------------------------------------------
 
 lint: stage
-	cd $(CURDIR) && $(BIN)/ansible-lint --profile production --strict
+	cd $(CURDIR) && PATH=$(BIN):$$PATH $(BIN)/ansible-lint --profile production --strict
 	cd $(COLLECTION) && $(BIN)/antsibull-changelog lint
 
 sanity: stage
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/ansible-test sanity --python $(ANSIBLE_TEST_PYTHON) --color no
 
 docs-lint: stage
-	cd $(COLLECTION) && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs --skip-rstcheck .
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
 # Unit and integration tests in one pytest run, so its closing summary line
 # is the last thing make test prints.

@@ -18,10 +18,10 @@ description:
     past the new end and needs O(allow_shrink=true).
   - The decision reads only image metadata (C(qemu-img info --output=json) with an explicit format), never image data,
     so a re-run that has nothing to do is quick whatever the image size.
-  - The module never converts an image to another format; use M(hypervisor.images.image_convert) for that.
+  - The module never converts an image to another format; use C(hypervisor.images.image_convert) for that.
   - Tasks that write the same O(path) at once wait for each other on a lock file beside it.
 author:
-  - hypervisor.images contributors
+  - hypervisor.images contributors (@hypervisor-images)
 requirements:
   - qemu-img (Debian and Ubuntu package C(qemu-utils), Fedora and RHEL package C(qemu-img)) on the managed host.
 extends_documentation_fragment:
@@ -79,7 +79,7 @@ options:
         (such as C(cluster_size) or C(compat)) are compared and a difference is reported as a warning; the image is not
         changed.
       - C(size), C(backing_file) and C(backing_fmt) are set by other means and are refused here; use O(size), or
-        M(hypervisor.images.cow_image) for overlays.
+        C(hypervisor.images.cow_image) for overlays.
     type: dict
     default: {}
   allow_shrink:
@@ -94,8 +94,6 @@ notes:
   - Resizing an image that a running virtual machine uses corrupts it; qemu-img refuses when the image is locked.
 seealso:
   - module: hypervisor.images.qemu_image_info
-  - module: hypervisor.images.image_convert
-  - module: hypervisor.images.cow_image
 '''
 
 EXAMPLES = r'''
@@ -280,8 +278,8 @@ class QemuImageModule:
         self.size = None
         self.options = {}
 
-    def fail(self, msg, **kwargs):
-        self.result.update(kwargs)
+    def fail(self, msg, details=None):
+        self.result.update(details or {})
         self.result['msg'] = msg
         self.module.fail_json(**self.result)
 
@@ -396,7 +394,7 @@ class QemuImageModule:
                 self.result['cmd'] = result.cmd
                 tmp.commit(before_rename=self.apply_file_attributes)
         except QemuImgError as exc:
-            self.fail(exc.msg, **self.error_details(exc))
+            self.fail(exc.msg, self.error_details(exc))
         except (AtomicError, OSError) as exc:
             self.fail('Cannot create %s: %s' % (self.path, getattr(exc, 'msg', None) or exc))
         self.report(self.current_facts())
@@ -416,9 +414,9 @@ class QemuImageModule:
             self.fail(
                 '%s exists but is not a %s image (its header says %s). qemu_image never converts an image in '
                 'place: convert it with hypervisor.images.image_convert, or remove it first with state: absent '
-                'if its data is not needed.' % (self.path, self.format, found), **self.error_details(exc))
+                'if its data is not needed.' % (self.path, self.format, found), self.error_details(exc))
         except QemuImgError as exc:
-            self.fail(exc.msg, **self.error_details(exc))
+            self.fail(exc.msg, self.error_details(exc))
 
     def update(self):
         facts = self.current_facts()
@@ -439,7 +437,7 @@ class QemuImageModule:
                     '%s is %s; size %s would shrink it and lose the data past the new end. Shrink the file systems '
                     'inside first and set allow_shrink: true, or ask for a size of at least %s.'
                     % (self.path, human_and_bytes(current), human_and_bytes(self.size), human_and_bytes(current)),
-                    **self.facts_result(facts))
+                    self.facts_result(facts))
             self.result['changed'] = True
             self.diff['after']['virtual_size'] = self.size
             preallocation = None if shrink else self.params['preallocation']
@@ -452,7 +450,7 @@ class QemuImageModule:
                     result = self.qemu.resize(self.path, self.format, self.size, shrink=shrink,
                                               preallocation=preallocation)
                 except QemuImgError as exc:
-                    self.fail(exc.msg, **self.error_details(exc))
+                    self.fail(exc.msg, self.error_details(exc))
                 self.result['cmd'] = result.cmd
                 facts = self.current_facts()
 

@@ -21,7 +21,7 @@ description:
     under resource limits (1 GiB of address space, 30 s of CPU time), so a hostile header cannot exhaust the host.
   - A missing O(path) is not an error; the result has RV(exists=false).
 author:
-  - hypervisor.images contributors
+  - hypervisor.images contributors (@hypervisor-images)
 requirements:
   - qemu-img (Debian and Ubuntu package C(qemu-utils), Fedora and RHEL package C(qemu-img)) on the managed host.
 extends_documentation_fragment:
@@ -47,7 +47,6 @@ options:
     default: false
 seealso:
   - module: hypervisor.images.qemu_image
-  - module: hypervisor.images.cow_image
 '''
 
 EXAMPLES = r'''

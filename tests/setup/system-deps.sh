@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Install the Debian packages that `make test` and `make demo` use, when they are missing.
 # Runs as root on Debian or Ubuntu; elsewhere it names what is missing and stops.
 set -euo pipefail

@@ -146,7 +146,7 @@ def test_lock_timeout_names_the_destination(tmp_path):
 
 
 def _append_under_lock(dest, log, rounds):
-    for _ in range(rounds):
+    for dummy in range(rounds):
         with DestinationLock(dest):
             with open(log, 'a') as handle:
                 handle.write('start\n')
@@ -157,7 +157,7 @@ def _append_under_lock(dest, log, rounds):
 
 def test_lock_serialises_processes_even_when_the_lock_file_is_removed(tmp_path):
     dest, log = str(tmp_path / 'disk'), str(tmp_path / 'log')
-    workers = [multiprocessing.Process(target=_append_under_lock, args=(dest, log, 30)) for _ in range(4)]
+    workers = [multiprocessing.Process(target=_append_under_lock, args=(dest, log, 30)) for dummy in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:

@@ -57,7 +57,7 @@ class FakeQemuImg:
     def __call__(self, argv, limits):
         self.calls.append(argv)
         if self.fail_next:
-            rc, stderr = self.fail_next
+            rc, stderr = self.fail_next[0], self.fail_next[1]
             self.fail_next = None
             return CommandResult(argv, rc, '', stderr, 0.0)
         command = argv[1]
