@@ -14,7 +14,7 @@ SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
-BUILD := $(CURDIR)/.build
+BUILD ?= $(CURDIR)/.build
 COLLECTION := $(BUILD)/ansible_collections/hypervisor/images
 ANSIBLE_TEST_PYTHON := 3.11
 
@@ -42,12 +42,13 @@ $(VENV)/.installed: requirements-dev.txt | system-deps
 	@echo "Installing pinned Python tools into .venv"
 	@$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v "^WARNING: Location .file:" || true; }
 	@$(BIN)/python -m pip install --quiet --requirement requirements-dev.txt 2>&1 | { grep -v "^WARNING: Location .file:" || true; }
-	@$(BIN)/python tests/setup/install-pip-bootstrap.py
 	@touch $@
 
 venv: $(VENV)/.installed
 
+# ansible-test's pip bootstrap script lives under ~/.ansible, outside the venv.
 deps: system-deps venv
+	@$(BIN)/python tests/setup/install-pip-bootstrap.py
 
 stage: deps
 	@$(BIN)/python tests/setup/stage.py $(CURDIR) $(BUILD) >/dev/null
