@@ -11,6 +11,8 @@ for other collections and may change without notice.
 
 from __future__ import annotations
 
+import errno
+import mmap
 import os
 import stat
 
@@ -44,3 +46,61 @@ def default_file_mode():
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def nearest_existing(path):
+    """``path`` itself if it exists, else its nearest existing parent directory."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return path
+
+
+def direct_io_supported(directory):
+    """Whether files in ``directory`` can be opened with O_DIRECT.
+
+    Nova's probe: open a uniquely named file with O_DIRECT and write one page
+    from a page-aligned buffer. EINVAL (the file system refuses O_DIRECT) and
+    ENOENT mean no; the probe file is always removed. Other errors (no
+    permission, say) are raised.
+    """
+    o_direct = getattr(os, 'O_DIRECT', None)
+    if o_direct is None:
+        return False
+    probe = os.path.join(directory, '.hvimg-directio-probe.%d.%s' % (os.getpid(), os.urandom(4).hex()))
+    fd = None
+    buf = mmap.mmap(-1, 4096)  # anonymous mappings are page-aligned, as O_DIRECT needs
+    try:
+        buf.write(b'\0' * 4096)
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY | o_direct | getattr(os, 'O_CLOEXEC', 0), 0o600)
+        os.write(fd, buf)
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.EINVAL, errno.ENOENT):
+            return False
+        raise
+    finally:
+        buf.close()
+        if fd is not None:
+            os.close(fd)
+        try:
+            os.unlink(probe)
+        except OSError:
+            pass
+
+
+def fs_usage(path):
+    """Sizes of the file system that holds ``path`` (or its nearest existing parent), in bytes.
+
+    ``free`` is what unprivileged users may still use (f_bavail); ``used`` is
+    blocks minus free blocks, as Nova's get_fs_info computes it.
+    """
+    st = os.statvfs(nearest_existing(path))
+    return {
+        'total': st.f_frsize * st.f_blocks,
+        'free': st.f_frsize * st.f_bavail,
+        'used': st.f_frsize * (st.f_blocks - st.f_bfree),
+    }
