@@ -187,37 +187,23 @@ cmd:
   sample: [/usr/bin/qemu-img, create, -q, -f, qcow2, --, /var/lib/nova/instances/.disk.qcow2.abcd1234.part, '21474836480']
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
-    AtomicError,
-    AtomicFile,
-    DestinationLock,
-    remove_stale_temps,
-)
-from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
-    DIRECTORY,
-    FILE,
-    MISSING,
-    path_kind,
-)
+from ansible_collections.hypervisor.images.plugins.module_utils._common import ImageTask
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import MISSING
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
-    QemuImg,
     QemuImgError,
     WrongFormatError,
     encode_options,
     image_facts,
 )
-from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
 from ansible_collections.hypervisor.images.plugins.module_utils._units import (
     SizeError,
     human_and_bytes,
     parse_size,
 )
 
-SECTOR = 512
 RESERVED_OPTIONS = {
     'size': 'use the size option',
     'backing_file': 'use hypervisor.images.cow_image for overlays',
@@ -227,10 +213,6 @@ RESERVED_OPTIONS = {
 COMPARABLE_OPTIONS = ('cluster_size', 'compat', 'lazy_refcounts', 'refcount_bits', 'extended_l2',
                       'compression_type')
 COMPAT_ALIASES = {'v2': '0.10', 'v3': '1.1'}
-
-
-def round_up(value, multiple=SECTOR):
-    return -(-value // multiple) * multiple
 
 
 def _normalized_option(key, value):
@@ -265,33 +247,20 @@ def option_differences(options, facts):
     return differences
 
 
-class QemuImageModule:
+class QemuImage(ImageTask):
+
+    device_hint = ('this module manages image files; write to devices with hypervisor.images.image_convert '
+                   'or hypervisor.images.sparse_copy')
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.path = os.path.abspath(self.params['path'])
+        super(QemuImage, self).__init__(module, module.params['path'])
         self.format = self.params['format']
-        self.qemu = QemuImg(module)
-        self.result = {'changed': False, 'path': self.path}
-        self.diff = {'before': {'path': self.path}, 'after': {'path': self.path}}
+        self.result['path'] = self.path
         self.size = None
         self.options = {}
 
-    def fail(self, msg, details=None):
-        self.result.update(details or {})
-        self.result['msg'] = msg
-        self.module.fail_json(**self.result)
-
     def validate(self):
-        if self.params['size'] is not None:
-            try:
-                size = parse_size(self.params['size'], 'size')
-            except SizeError as exc:
-                self.fail(str(exc))
-            if size == 0:
-                self.fail('size: 0 bytes is not a usable image size; give the virtual size, for example 10G.')
-            self.size = round_up(size)
+        self.size = self.parse_size_param('size')
         options = dict(self.params['options'] or {})
         for key, hint in RESERVED_OPTIONS.items():
             if key in options:
@@ -308,100 +277,42 @@ class QemuImageModule:
             self.fail('options: %s' % exc)
         self.options = options
 
-    def run(self):
-        self.validate()
-        kind = self.preflight()
-        if self.module.check_mode or (kind == MISSING and self.params['state'] == 'absent'):
-            self.decide_and_act()
-        else:
-            try:
-                with DestinationLock(self.path):
-                    remove_stale_temps(self.path)
-                    self.decide_and_act()
-            except AtomicError as exc:
-                self.fail(exc.msg)
-        if self.module._diff:
-            self.result['diff'] = self.diff
-        self.module.exit_json(**self.result)
-
     def preflight(self):
-        """Refuse what can never work before taking the lock or writing anything."""
-        kind = path_kind(self.path)
-        if kind not in (MISSING, FILE):
-            hint = ('give a path to a file inside it' if kind == DIRECTORY
-                    else 'this module manages image files; write to devices with hypervisor.images.image_convert '
-                         'or hypervisor.images.sparse_copy')
-            self.fail('%s is a %s, not an image file: %s.' % (self.path, kind, hint))
+        kind = self.refuse_non_file()
         if kind == MISSING and self.params['state'] == 'present':
             if self.size is None:
                 self.fail('%s does not exist and no size was given: set size (for example size: 10G) to create it.'
                           % self.path)
-            directory = os.path.dirname(self.path)
-            if not os.path.isdir(directory):
-                self.fail('Cannot create %s: the directory %s does not exist. Create it first, for example with '
-                          'ansible.builtin.file (state: directory) or the hypervisor.images.instance_storage role.'
-                          % (self.path, directory))
+            self.require_directory()
         return kind
+
+    def needs_lock(self, kind):
+        return not (kind == MISSING and self.params['state'] == 'absent')
 
     def decide_and_act(self):
         # Decided again under the lock: another task may have written the path meanwhile.
         kind = self.preflight()
         if self.params['state'] == 'absent':
-            self.absent(kind)
+            self.remove(kind)
         elif kind == MISSING:
             self.create()
         else:
             self.update()
 
-    # -- state=absent ----------------------------------------------------
-
-    def absent(self, kind):
-        self.result['state'] = 'absent'
-        self.diff['after']['state'] = 'absent'
-        if kind == MISSING:
-            self.diff['before']['state'] = 'absent'
-            return
-        self.diff['before'].update(self.describe_existing())
-        self.result['changed'] = True
-        if not self.module.check_mode:
-            try:
-                os.unlink(self.path)
-            except OSError as exc:
-                self.fail('Cannot remove %s: %s.' % (self.path, exc.strerror))
-
-    def describe_existing(self):
-        """Before-state for the diff of a removal; an unreadable file is still shown as present."""
-        try:
-            facts = image_facts(self.qemu, self.path, declared_format=detect_format(self.path))
-        except (QemuImgError, OSError):
-            return {'state': 'present'}
-        return {'state': 'present', 'format': facts['format'], 'virtual_size': facts['virtual_size']}
-
-    # -- state=present ---------------------------------------------------
-
     def create(self):
-        self.diff['before']['state'] = 'absent'
         self.result['changed'] = True
-        self.diff['after'].update({'state': 'present', 'format': self.format, 'virtual_size': self.size})
+        self.result['state'] = 'present'
+        self.diff['before'] = {'path': self.path, 'state': 'absent'}
+        self.diff['after'] = {'path': self.path, 'state': 'present', 'format': self.format,
+                              'virtual_size': self.size}
         if self.module.check_mode:
             self.result['cmd'] = self.qemu.create_argv(self.path, self.format, size=self.size, options=self.options)
-            self.result.update({'state': 'present', 'format': self.format, 'virtual_size': self.size,
-                                'actual_size': None})
+            self.result.update({'format': self.format, 'virtual_size': self.size, 'actual_size': None})
             return
-        try:
-            with AtomicFile(self.path) as tmp:
-                result = self.qemu.create(tmp.path, self.format, size=self.size, options=self.options)
-                self.result['cmd'] = result.cmd
-                tmp.commit(before_rename=self.apply_file_attributes)
-        except QemuImgError as exc:
-            self.fail(exc.msg, self.error_details(exc))
-        except (AtomicError, OSError) as exc:
-            self.fail('Cannot create %s: %s' % (self.path, getattr(exc, 'msg', None) or exc))
+        result = self.write_atomically(
+            lambda tmp: self.qemu.create(tmp, self.format, size=self.size, options=self.options))
+        self.result['cmd'] = result.cmd
         self.report(self.current_facts())
-
-    def apply_file_attributes(self, path):
-        file_args = self.module.load_file_common_arguments(self.module.params, path=path)
-        self.module.set_fs_attributes_if_different(file_args, True)
 
     def current_facts(self):
         try:
@@ -411,19 +322,20 @@ class QemuImageModule:
                 found = detect_format(self.path)
             except OSError:
                 found = 'unknown'
-            self.fail(
-                '%s exists but is not a %s image (its header says %s). qemu_image never converts an image in '
-                'place: convert it with hypervisor.images.image_convert, or remove it first with state: absent '
-                'if its data is not needed.' % (self.path, self.format, found), self.error_details(exc))
+            self.fail_from(exc, '%s exists but is not a %s image (its header says %s). qemu_image never converts '
+                                'an image in place: convert it with hypervisor.images.image_convert, or remove it '
+                                'first with state: absent if its data is not needed.'
+                                % (self.path, self.format, found))
         except QemuImgError as exc:
-            self.fail(exc.msg, self.error_details(exc))
+            self.fail_from(exc)
 
     def update(self):
         facts = self.current_facts()
         current = facts['virtual_size']
-        before = {'state': 'present', 'format': facts['format'], 'virtual_size': current}
-        self.diff['before'].update(before)
-        self.diff['after'].update(before)
+        before = {'path': self.path, 'state': 'present', 'format': facts['format'], 'virtual_size': current}
+        self.diff['before'] = dict(before)
+        self.diff['after'] = dict(before)
+        self.result['state'] = 'present'
 
         differences = option_differences(self.options, facts)
         if differences:
@@ -433,11 +345,11 @@ class QemuImageModule:
         if self.size is not None and self.size != current:
             shrink = self.size < current
             if shrink and not self.params['allow_shrink']:
+                self.report(facts)
                 self.fail(
                     '%s is %s; size %s would shrink it and lose the data past the new end. Shrink the file systems '
                     'inside first and set allow_shrink: true, or ask for a size of at least %s.'
-                    % (self.path, human_and_bytes(current), human_and_bytes(self.size), human_and_bytes(current)),
-                    self.facts_result(facts))
+                    % (self.path, human_and_bytes(current), human_and_bytes(self.size), human_and_bytes(current)))
             self.result['changed'] = True
             self.diff['after']['virtual_size'] = self.size
             preallocation = None if shrink else self.params['preallocation']
@@ -450,29 +362,12 @@ class QemuImageModule:
                     result = self.qemu.resize(self.path, self.format, self.size, shrink=shrink,
                                               preallocation=preallocation)
                 except QemuImgError as exc:
-                    self.fail(exc.msg, self.error_details(exc))
+                    self.fail_from(exc)
                 self.result['cmd'] = result.cmd
                 facts = self.current_facts()
 
-        file_args = self.module.load_file_common_arguments(self.module.params, path=self.path)
-        self.result['changed'] = self.module.set_fs_attributes_if_different(
-            file_args, self.result['changed'], diff=self.diff)
+        self.update_file_attributes()
         self.report(facts)
-
-    def report(self, facts):
-        self.result.update(self.facts_result(facts))
-        self.result['state'] = 'present'
-
-    @staticmethod
-    def facts_result(facts):
-        keys = ('format', 'virtual_size', 'actual_size', 'cluster_size', 'backing_file', 'backing_format')
-        return dict((key, facts.get(key)) for key in keys)
-
-    @staticmethod
-    def error_details(exc):
-        details = exc.to_result()
-        details.pop('msg', None)
-        return details
 
 
 def main():
@@ -489,7 +384,7 @@ def main():
         add_file_common_args=True,
         supports_check_mode=True,
     )
-    QemuImageModule(module).run()
+    QemuImage(module).run()
 
 
 if __name__ == '__main__':

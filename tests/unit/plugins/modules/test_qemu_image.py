@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from ansible_collections.hypervisor.images.plugins.module_utils import _common
 from ansible_collections.hypervisor.images.plugins.modules import qemu_image
 
 from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import QEMU
@@ -18,7 +19,7 @@ GiB = 1024 ** 3
 
 @pytest.fixture
 def module(monkeypatch, fake_qemu, run_module):
-    monkeypatch.setattr(qemu_image, 'QemuImg', fake_qemu.factory)
+    monkeypatch.setattr(_common, 'QemuImg', fake_qemu.factory)
 
     def run(args, **kwargs):
         return run_module(qemu_image.main, args, **kwargs)
@@ -124,7 +125,7 @@ def test_directory_is_refused(module, tmp_path):
 
 
 def test_block_device_is_refused(module, tmp_path, monkeypatch):
-    monkeypatch.setattr(qemu_image, 'path_kind', lambda path: 'block device')
+    monkeypatch.setattr(_common, 'path_kind', lambda path: 'block device')
     out = module({'path': '/dev/vg0/lv', 'size': '1G'})
     assert out.failed and 'is a block device' in out.result['msg']
 
@@ -143,7 +144,7 @@ def test_missing_directory(module, tmp_path):
     ('10X', "cannot read '10X' as a size"),
     ('-1G', "cannot read '-1G'"),
     ('1e3', "cannot read '1e3'"),
-    ('0', '0 bytes is not a usable image size'),
+    ('0', 'size: 0 bytes is too small'),
 ])
 def test_bad_sizes(module, tmp_path, size, fragment):
     out = module({'path': str(tmp_path / 'disk.qcow2'), 'size': size})
