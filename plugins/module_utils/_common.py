@@ -158,14 +158,13 @@ class ImageTask:
         try:
             facts = image_facts(self.qemu, path, declared_format=detect_format(path))
         except (QemuImgError, OSError):
-            return {'state': 'present'}
-        return {'state': 'present', 'format': facts['format'], 'virtual_size': facts['virtual_size']}
+            return {'path': path, 'state': 'present'}
+        return {'path': path, 'state': 'present', 'format': facts['format'], 'virtual_size': facts['virtual_size']}
 
     # -- actions ---------------------------------------------------------
 
     def remove(self, kind):
         """state=absent: remove the file (and any source record) if it exists."""
-        self.result['state'] = 'absent'
         self.diff['after'] = {'path': self.path, 'state': 'absent'}
         self.diff['before'] = {'path': self.path, 'state': 'absent'}
         if kind == MISSING:

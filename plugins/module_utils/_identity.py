@@ -52,10 +52,17 @@ def file_identity(path):
     return {'size': st.st_size, 'mtime_ns': st.st_mtime_ns, 'inode': st.st_ino, 'device': st.st_dev}
 
 
-def source_record(src, **settings):
-    """The record a destination made from ``src`` with ``settings`` should carry."""
-    identity = file_identity(src)
-    identity['path'] = os.path.abspath(src)
+def source_record(src, identity=None, **settings):
+    """The record a destination made from ``src`` with ``settings`` should carry.
+
+    ``identity`` replaces the file identity of ``src`` where another one fits
+    better: an internal snapshot, say, stays the same while the image around
+    it changes, so it is identified by the image's inode and the snapshot's
+    ID and date instead of the image's size and mtime.
+    """
+    if identity is None:
+        identity = file_identity(src)
+    identity = dict(identity, path=os.path.abspath(src))
     return {'version': RECORD_VERSION, 'source': identity, 'settings': settings}
 
 
@@ -149,10 +156,9 @@ def compare_record(stored, wanted):
     if old_src.get('path') != new_src['path']:
         reasons.append('it was made from %s' % old_src.get('path'))
     else:
-        for key in ('size', 'mtime_ns', 'inode', 'device'):
-            if old_src.get(key) != new_src[key]:
-                reasons.append('the source changed (%s)' % key)
-                break
+        changed = [key for key in sorted(set(old_src) | set(new_src)) if old_src.get(key) != new_src.get(key)]
+        if changed:
+            reasons.append('the source changed (%s)' % ', '.join(changed))
     old_settings, new_settings = stored.get('settings') or {}, wanted['settings']
     for key in sorted(set(old_settings) | set(new_settings)):
         if old_settings.get(key) != new_settings.get(key):

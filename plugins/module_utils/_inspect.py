@@ -37,6 +37,9 @@ _MAGICS = (
     (0x40, struct.pack('<I', 0xBEDA107F), 'vdi'),
 )
 
+#: formats this module can recognise; a file of another format reads as raw
+DETECTABLE_FORMATS = frozenset(name for offset, magic, name in _MAGICS) | frozenset(['qcow2'])
+
 
 class InspectError(Exception):
     """The file could not be read to find its format."""

@@ -23,6 +23,7 @@ Rules every call follows:
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 import json
 import os
@@ -125,8 +126,40 @@ class ResourceLimitError(CommandFailedError):
     """qemu-img was stopped by its resource limits."""
 
 
+PR_SET_PDEATHSIG = 1
+_LIBC = []
+
+
+def _libc():
+    """The C library, loaded once in the parent (loading it in a forked child is not safe)."""
+    if not _LIBC:
+        try:
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        except (OSError, TypeError):
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
+def _child_setup(limits, libc):
+    """What runs in the child between fork and exec."""
+    def setup():
+        # Die with the module: a killed module must not leave qemu-img writing
+        # into a temporary file that the next run removes.
+        if libc is not None:
+            try:
+                libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            except AttributeError:
+                pass
+        if limits is not None:
+            limits.apply()
+    return setup
+
+
 def run_command(argv, limits=None):
-    """Run ``argv`` without a shell in the C locale; return a CommandResult."""
+    """Run ``argv`` without a shell in the C locale; return a CommandResult.
+
+    The child gets ``limits`` and is killed when the calling process dies.
+    """
     env = dict(os.environ)
     env.pop('LANGUAGE', None)
     env.update(C_LOCALE)
@@ -139,7 +172,7 @@ def run_command(argv, limits=None):
             stderr=subprocess.PIPE,
             close_fds=True,
             env=env,
-            preexec_fn=limits.apply if limits is not None else None,
+            preexec_fn=_child_setup(limits, _libc()),
         )
         stdout, stderr = proc.communicate()
     except OSError as exc:
@@ -398,13 +431,6 @@ class QemuImg:
         if result.rc in (0, 1):
             return result.rc == 0
         raise self._error(result, 'compare', first, None)
-
-    def snapshot_create_argv(self, path, name, fmt='qcow2'):
-        self._require_format(fmt, 'snapshot')
-        return [self.binary, 'snapshot', '-f', fmt, '-c', name, '--', path]
-
-    def snapshot_create(self, path, name, fmt='qcow2'):
-        return self._run(self.snapshot_create_argv(path, name, fmt=fmt), 'snapshot', path=path)
 
 
 def image_facts(qemu, path, declared_format=None, backing_chain=False):

@@ -18,7 +18,7 @@ description:
     past the new end and needs O(allow_shrink=true).
   - The decision reads only image metadata (C(qemu-img info --output=json) with an explicit format), never image data,
     so a re-run that has nothing to do is quick whatever the image size.
-  - The module never converts an image to another format; use C(hypervisor.images.image_convert) for that.
+  - The module never converts an image to another format; use M(hypervisor.images.image_convert) for that.
   - Tasks that write the same O(path) at once wait for each other on a lock file beside it.
 author:
   - hypervisor.images contributors (@hypervisor-images)
@@ -79,7 +79,7 @@ options:
         (such as C(cluster_size) or C(compat)) are compared and a difference is reported as a warning; the image is not
         changed.
       - C(size), C(backing_file) and C(backing_fmt) are set by other means and are refused here; use O(size), or
-        C(hypervisor.images.cow_image) for overlays.
+        M(hypervisor.images.cow_image) for overlays.
     type: dict
     default: {}
   allow_shrink:
@@ -94,6 +94,8 @@ notes:
   - Resizing an image that a running virtual machine uses corrupts it; qemu-img refuses when the image is locked.
 seealso:
   - module: hypervisor.images.qemu_image_info
+  - module: hypervisor.images.image_convert
+  - module: hypervisor.images.cow_image
 '''
 
 EXAMPLES = r'''
@@ -144,11 +146,6 @@ path:
   returned: always
   type: str
   sample: /var/lib/nova/instances/disk.qcow2
-state:
-  description: State of the image after the task (predicted in check mode).
-  returned: always
-  type: str
-  sample: present
 format:
   description: Format of the image.
   returned: when O(state=present)
@@ -301,7 +298,6 @@ class QemuImage(ImageTask):
 
     def create(self):
         self.result['changed'] = True
-        self.result['state'] = 'present'
         self.diff['before'] = {'path': self.path, 'state': 'absent'}
         self.diff['after'] = {'path': self.path, 'state': 'present', 'format': self.format,
                               'virtual_size': self.size}
@@ -335,7 +331,6 @@ class QemuImage(ImageTask):
         before = {'path': self.path, 'state': 'present', 'format': facts['format'], 'virtual_size': current}
         self.diff['before'] = dict(before)
         self.diff['after'] = dict(before)
-        self.result['state'] = 'present'
 
         differences = option_differences(self.options, facts)
         if differences:

@@ -47,6 +47,8 @@ options:
     default: false
 seealso:
   - module: hypervisor.images.qemu_image
+  - module: hypervisor.images.cow_image
+  - module: hypervisor.images.image_snapshot_extract
 '''
 
 EXAMPLES = r'''

@@ -55,7 +55,7 @@ def test_changed_source_is_reported(files):
     with open(src, 'ab') as handle:
         handle.write(b'more')
     reasons = compare_record(read_record(dest), source_record(src))
-    assert reasons == ['the source changed (size)']
+    assert reasons == ['the source changed (mtime_ns, size)']
 
 
 def test_changed_settings_are_reported(files):
@@ -114,3 +114,15 @@ def test_unexpected_xattr_errors_are_raised(files, monkeypatch):
     monkeypatch.setattr(_identity.os, 'setxattr', broken)
     with pytest.raises(OSError):
         write_record(dest, dest, source_record(src))
+
+
+def test_identity_override(files):
+    src, dest = files
+    snap = {'inode': os.stat(src).st_ino, 'snapshot_id': '1', 'date_sec': 5}
+    write_record(dest, dest, source_record(src, identity=snap, dest_format='raw'))
+    with open(src, 'ab') as handle:
+        handle.write(b'the image around the snapshot changes')
+    assert compare_record(read_record(dest), source_record(src, identity=snap, dest_format='raw')) == []
+    other = dict(snap, date_sec=6)
+    assert compare_record(read_record(dest), source_record(src, identity=other, dest_format='raw')) == [
+        'the source changed (date_sec)']

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import resource
 import signal
 import sys
+import time
 
 import pytest
 
@@ -190,12 +193,6 @@ def test_compare_error_raises():
         qemu.compare('/a', '/b', 'raw', 'raw')
 
 
-def test_snapshot_create_argv():
-    qemu, runner = qemu_with()
-    qemu.snapshot_create('/img/a.qcow2', 'before')
-    assert runner.calls[0][0] == [QEMU, 'snapshot', '-f', 'qcow2', '-c', 'before', '--', '/img/a.qcow2']
-
-
 # -- options -------------------------------------------------------------------
 
 def test_encode_options_escapes_commas_and_sorts():
@@ -267,6 +264,37 @@ def test_run_command_applies_limits_and_c_locale(monkeypatch):
 def test_run_command_cpu_limit_stops_a_busy_child():
     result = run_command([sys.executable, '-c', 'while True: pass'], ResourceLimits(address_space=None, cpu_time=1))
     assert result.rc in (-signal.SIGXCPU, -signal.SIGKILL)
+
+
+def _spawn_and_report(pidfile):
+    script = 'import os, time; open(%r, "w").write(str(os.getpid())); time.sleep(60)' % pidfile
+    run_command([sys.executable, '-c', script])
+
+
+def _alive(pid):
+    try:
+        with open('/proc/%d/status' % pid) as handle:
+            return 'State:\tZ' not in handle.read()
+    except FileNotFoundError:
+        return False
+
+
+def test_child_dies_with_a_killed_caller(tmp_path):
+    pidfile = str(tmp_path / 'child.pid')
+    caller = multiprocessing.Process(target=_spawn_and_report, args=(pidfile,))
+    caller.start()
+    deadline = time.monotonic() + 10
+    while not (os.path.exists(pidfile) and os.path.getsize(pidfile)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with open(pidfile) as handle:
+        child = int(handle.read())
+    assert _alive(child)
+    os.kill(caller.pid, signal.SIGKILL)
+    caller.join()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
 
 
 def test_run_command_missing_binary():

@@ -33,7 +33,8 @@ def fail_json(self, msg, **kwargs):
 class FakeQemuImg:
     """Enough of qemu-img for decision tests: files carry real magic, sizes live in a dict.
 
-    Each call is recorded as an argv; ``fail_next`` makes the next call fail.
+    Each call is recorded as an argv; ``fail_next`` makes the next call fail,
+    ``fail_on`` maps a subcommand to the (rc, stderr) it fails with.
     """
 
     MAGIC = {'qcow2': b'QFI\xfb' + struct.pack('>I', 3), 'raw': b''}
@@ -42,6 +43,10 @@ class FakeQemuImg:
         self.calls = []
         self.sizes = {}
         self.fail_next = None
+        self.measure_required = 4096
+        self.compare_same = True
+        self.fail_on = {}
+        self.backing = {}
 
     @staticmethod
     def key(path):
@@ -61,12 +66,31 @@ class FakeQemuImg:
             self.fail_next = None
             return CommandResult(argv, rc, '', stderr, 0.0)
         command = argv[1]
+        if command in self.fail_on:
+            rc, stderr = self.fail_on[command]
+            if command == 'convert':  # a half-written result, as a crash leaves it
+                with open(argv[-1], 'wb') as handle:
+                    handle.write(b'half')
+            return CommandResult(argv, rc, '', stderr, 0.0)
         path = argv[argv.index('--') + 1]
         fmt = argv[argv.index('-f') + 1]
         if command == 'create':
-            self.make(path, fmt, int(argv[-1]))
+            backing = argv[argv.index('-b') + 1] if '-b' in argv else None
+            resolved = os.path.join(os.path.dirname(path), backing) if backing else None
+            size = int(argv[-1]) if argv[-1] != path else self.sizes[self.key(resolved)]
+            self.make(path, fmt, size)
+            if backing:
+                self.backing[self.key(path)] = (backing, argv[argv.index('-F') + 1], os.path.normpath(resolved))
         elif command == 'resize':
             self.sizes[self.key(path)] = int(argv[-1])
+        elif command == 'convert':
+            dest = argv[-1]
+            self.make(dest, argv[argv.index('-O') + 1], self.sizes.get(self.key(argv[-2]), 0))
+        elif command == 'measure':
+            return CommandResult(argv, 0, json.dumps({'required': self.measure_required,
+                                                      'fully-allocated': 2 * self.measure_required}), '', 0.0)
+        elif command == 'compare':
+            return CommandResult(argv, 0 if self.compare_same else 1, '', '', 0.0)
         elif command == 'info':
             header = open(path, 'rb').read(8)
             actual = 'qcow2' if header.startswith(b'QFI') else 'raw'
@@ -75,6 +99,10 @@ class FakeQemuImg:
                                      % (path, fmt), 0.0)
             info = {'filename': path, 'format': fmt, 'virtual-size': self.sizes.get(self.key(path), 0),
                     'actual-size': 4096, 'dirty-flag': False}
+            if self.key(path) in self.backing:
+                recorded, backing_format, full = self.backing[self.key(path)]
+                info.update({'backing-filename': recorded, 'backing-filename-format': backing_format,
+                             'full-backing-filename': full})
             if fmt == 'qcow2':
                 info['cluster-size'] = 65536
                 info['format-specific'] = {'type': 'qcow2', 'data': {'compat': '1.1', 'lazy-refcounts': False}}

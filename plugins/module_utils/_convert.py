@@ -1,0 +1,269 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What image_convert and image_snapshot_extract share.
+
+This is a private module of the hypervisor.images collection; it is not an API
+for other collections and may change without notice.
+
+Both write ``dest`` with ``qemu-img convert`` from a source they must not
+trust, and both decide "nothing to do" from a source record kept on ``dest``
+(see :mod:`._identity`) without reading image data. The decision:
+
+* ``dest`` missing, or ``force``: convert.
+* ``dest`` carries a record that still holds: nothing to do when it names the
+  same source, unchanged, and the same settings; convert again otherwise.
+* ``dest`` carries no record, or was changed since it was written (someone
+  else made or modified it): it is neither trusted nor overwritten. A module
+  that can compare (``can_adopt``) runs ``qemu-img compare`` once; when the
+  guest-visible data is the same, it records the source and reports no
+  change; otherwise, and for modules that cannot compare, the task fails and
+  asks for ``force``.
+
+Before writing, ``qemu-img measure`` tells how many bytes the result needs;
+less free space in the destination's file system fails the task with the
+numbers. The cache mode ``auto`` probes the destination directory for O_DIRECT
+(as Nova does) and picks ``none`` or ``writeback``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.hypervisor.images.plugins.module_utils._common import ImageTask
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
+    BLOCK_DEVICE,
+    FILE,
+    MISSING,
+    direct_io_supported,
+    fs_usage,
+    path_kind,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._identity import (
+    compare_record,
+    read_record,
+    write_record,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import (
+    DETECTABLE_FORMATS,
+    InspectError,
+    detect_format,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import QemuImgError, encode_options
+from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
+
+FORMATS = ['raw', 'qcow2', 'qed', 'vdi', 'vhdx', 'vmdk', 'vpc']
+# Output formats for which qemu-img convert -c compresses.
+COMPRESSIBLE = ('qcow2', 'qcow')
+CACHE_MODES = ['auto', 'none', 'writeback', 'unsafe']
+
+
+def convert_argument_spec():
+    """Options both conversion modules take."""
+    return dict(
+        src=dict(type='path', required=True),
+        dest=dict(type='path', required=True),
+        dest_format=dict(type='str', required=True, choices=FORMATS),
+        compress=dict(type='bool', default=False),
+        cache_mode=dict(type='str', default='auto', choices=CACHE_MODES),
+        options=dict(type='dict', default={}),
+        parallel=dict(type='int'),
+        out_of_order=dict(type='bool', default=False),
+        check_free_space=dict(type='bool', default=True),
+        allow_backing_file=dict(type='bool', default=False),
+        force=dict(type='bool', default=False),
+    )
+
+
+def choose_cache_mode(requested, directory):
+    """The ``-t`` cache mode for writing into ``directory``."""
+    if requested != 'auto':
+        return requested
+    return 'none' if direct_io_supported(directory) else 'writeback'
+
+
+class ConvertTask(ImageTask):
+    """A conversion of ``src`` into ``dest``; subclasses describe the source."""
+
+    device_hint = ('writing images onto block devices is not supported: conversions are written to a temporary '
+                   'file and renamed, which a device cannot be; convert to a file, then copy it onto the device')
+    #: whether a destination without a record may be compared with the source and adopted
+    can_adopt = True
+    #: the verb used in messages
+    action = 'convert'
+
+    def __init__(self, module):
+        super(ConvertTask, self).__init__(module, module.params['dest'])
+        self.src = os.path.abspath(module.params['src'])
+        self.dest_format = self.params['dest_format']
+        self.options = dict(self.params['options'] or {})
+        self.src_format = None
+        self.src_facts = None
+        self.result.update({'dest': self.path, 'src': self.src})
+
+    # -- what subclasses provide -----------------------------------------
+
+    def inspect_source(self):
+        """Set ``src_format`` and ``src_facts``; fail on a source that must not be read."""
+        raise NotImplementedError
+
+    def wanted_record(self):
+        """The source record ``dest`` should carry once converted."""
+        raise NotImplementedError
+
+    def convert_kwargs(self):
+        """Extra keyword arguments for QemuImg.convert and QemuImg.measure."""
+        return {}
+
+    def refuse_chained_source(self, facts):
+        """Refuse a source with a backing file or an external data file unless allowed."""
+        if self.params['allow_backing_file']:
+            return
+        for key, what in (('backing_file', 'a backing file'), ('data_file', 'an external data file')):
+            if facts.get(key):
+                self.fail('The source %s has %s, %s. Converting it would read that file too and flatten it into %s; '
+                          'a hostile image header can name any file on the host this way. Set allow_backing_file: '
+                          'true if the source is trusted.' % (self.src, what, facts[key], self.path))
+
+    # -- checks ----------------------------------------------------------
+
+    def validate(self):
+        for key in ('size', 'backing_file', 'backing_fmt'):
+            if key in self.options:
+                self.fail('options: %s cannot be set on a conversion; qemu-img takes it from the source.' % key)
+        try:
+            encode_options(self.options)
+        except ValueError as exc:
+            self.fail('options: %s' % exc)
+        if self.params['compress'] and self.dest_format not in COMPRESSIBLE:
+            self.fail('compress: qemu-img can only compress %s output, not %s. Convert to qcow2 with compress: true, '
+                      'or leave compress off.' % (' and '.join(COMPRESSIBLE), self.dest_format))
+        parallel = self.params['parallel']
+        if parallel is not None and not 1 <= parallel <= 16:
+            self.fail('parallel: %d is out of range; qemu-img convert -m takes 1 to 16 coroutines.' % parallel)
+        if os.path.realpath(self.src) == os.path.realpath(self.path):
+            self.fail('src and dest are the same file (%s); %s into another path.' % (self.src, self.action))
+
+    def preflight(self):
+        kind = path_kind(self.src)
+        if kind == MISSING:
+            self.fail('The source %s does not exist; nothing was written and %s is as it was.' % (self.src, self.path))
+        if kind not in (FILE, BLOCK_DEVICE):
+            self.fail('The source %s is a %s, not an image.' % (self.src, kind))
+        dest_kind = self.refuse_non_file(what='an image file')
+        self.require_directory()
+        return dest_kind
+
+    # -- the decision ----------------------------------------------------
+
+    def decide_and_act(self):
+        kind = self.preflight()
+        self.inspect_source()
+        self.result['src_format'] = self.src_format
+        wanted = self.wanted_record()
+        if kind == MISSING:
+            self.diff['before'] = {'path': self.path, 'state': 'absent'}
+            return self.convert(wanted, '%s does not exist' % self.path)
+        if self.params['force']:
+            self.diff['before'] = self.describe()
+            return self.convert(wanted, 'force is set')
+        stored = read_record(self.path)
+        if stored is not None:
+            reasons = compare_record(stored, wanted)
+            if not reasons:
+                return self.nothing_to_do()
+            self.diff['before'] = dict(self.describe(), source=stored['source'].get('path'))
+            return self.convert(wanted, '; '.join(reasons))
+        self.adopt_or_refuse(wanted)
+
+    def nothing_to_do(self):
+        facts = self.facts(declared_format=self.dest_format)
+        self.diff['before'] = self.diff['after'] = self.state_of(facts)
+        self.update_file_attributes()
+        self.report(facts)
+
+    def state_of(self, facts):
+        return {'path': self.path, 'state': 'present', 'format': facts['format'],
+                'virtual_size': facts['virtual_size'], 'source': self.src}
+
+    def adopt_or_refuse(self, wanted):
+        """``dest`` exists without a record that holds: compare once, or refuse."""
+        force_hint = ('Set force: true to replace it, or remove it first if it is not needed.')
+        try:
+            found = detect_format(self.path)
+        except InspectError as exc:
+            self.fail(exc.msg)
+        # Formats the header magic cannot tell (a fixed VHD, say) read as raw; qemu-img checks those.
+        if found != self.dest_format and (found != 'raw' or self.dest_format in DETECTABLE_FORMATS):
+            self.fail('%s exists as a %s image, not %s, and was not made by this module from %s. %s'
+                      % (self.path, found, self.dest_format, self.src, force_hint))
+        if not self.can_adopt:
+            self.fail('%s exists but carries no record of being made from %s by this module (or was changed since). '
+                      'It cannot be compared with the source without reading it whole. %s'
+                      % (self.path, self.src, force_hint))
+        try:
+            same = self.qemu.compare(self.src, self.path, self.src_format, self.dest_format)
+        except QemuImgError as exc:
+            self.fail_from(exc, '%s exists without a record of being made from %s, and comparing the two failed: %s '
+                                '%s' % (self.path, self.src, exc.msg, force_hint))
+        if not same:
+            self.fail('%s exists, was not made by this module from %s (or was changed since), and its data differs '
+                      'from the source. %s' % (self.path, self.src, force_hint))
+        facts = self.facts(declared_format=self.dest_format)
+        if not self.module.check_mode:
+            self.result['record'] = write_record(self.path, self.path, wanted)
+        self.result['adopted'] = True
+        self.diff['before'] = self.diff['after'] = self.state_of(facts)
+        self.update_file_attributes()
+        self.report(facts)
+
+    # -- the conversion --------------------------------------------------
+
+    def required_bytes(self):
+        """Bytes the result needs, from qemu-img measure (with preallocation: all of it)."""
+        try:
+            measured = self.qemu.measure(self.src, self.src_format, self.dest_format, options=self.options,
+                                         **self.convert_kwargs())
+        except QemuImgError as exc:
+            self.fail_from(exc)
+        if str(self.options.get('preallocation', 'off')) in ('full', 'falloc'):
+            return measured['fully-allocated']
+        return measured['required']
+
+    def check_headroom(self, required):
+        usage = fs_usage(os.path.dirname(self.path))
+        self.result['required_bytes'] = required
+        if not self.params['check_free_space'] or required <= usage['free']:
+            return
+        self.fail('Not enough space to %s %s into %s: the result needs %s according to qemu-img measure, and the '
+                  'file system holding %s has %s free, %s short. Free some space, write elsewhere, or set '
+                  'check_free_space: false if this file system compresses or deduplicates. Nothing was written.'
+                  % (self.action, self.src, self.path, human_and_bytes(required), os.path.dirname(self.path),
+                     human_and_bytes(usage['free']), human_and_bytes(required - usage['free'])))
+
+    def convert(self, wanted, reason):
+        self.result['changed'] = True
+        self.result['reason'] = reason
+        self.check_headroom(self.required_bytes())
+        virtual_size = (self.src_facts or {}).get('virtual_size')
+        self.diff['after'] = {'path': self.path, 'state': 'present', 'format': self.dest_format,
+                              'virtual_size': virtual_size, 'source': self.src}
+        kwargs = dict(compress=self.params['compress'], options=self.options, parallel=self.params['parallel'],
+                      out_of_order=self.params['out_of_order'], **self.convert_kwargs())
+        if self.module.check_mode:
+            cache_mode = None if self.params['cache_mode'] == 'auto' else self.params['cache_mode']
+            self.result['cache_mode'] = cache_mode
+            self.result['cmd'] = self.qemu.convert_argv(self.src, self.path, self.src_format, self.dest_format,
+                                                        cache_mode=cache_mode or 'none', **kwargs)
+            self.result.update({'format': self.dest_format, 'virtual_size': virtual_size, 'actual_size': None})
+            return
+        cache_mode = choose_cache_mode(self.params['cache_mode'], os.path.dirname(self.path))
+        self.result['cache_mode'] = cache_mode
+        result = self.write_atomically(
+            lambda tmp: self.qemu.convert(self.src, tmp, self.src_format, self.dest_format, cache_mode=cache_mode,
+                                          **kwargs),
+            record=wanted, what=self.action)
+        self.result['cmd'] = result.cmd
+        self.report(self.facts(declared_format=self.dest_format))
