@@ -85,7 +85,7 @@ integration: stage
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/python -m pytest tests/integration
 
 bench: stage
-	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/python -m benchmarks
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH BENCH_RESULTS=$(CURDIR)/benchmarks/results $(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(BUILD) tests/output .pytest_cache .hypothesis

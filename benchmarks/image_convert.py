@@ -1,0 +1,149 @@
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""image_convert against bare qemu-img convert, as ratios measured in one run.
+
+1. Overhead: a 4 GiB raw image holding 1 GiB of data, converted to qcow2 by the
+   module (force: true, so it converts every time) and by qemu-img with the same
+   flags (-t none), each into a path that does not exist yet. The module's start-up (Python, imports, argument parsing;
+   measured as a run that fails at once on a bad option) is subtracted.
+   Target: module / bare <= 1.05.
+2. No-op re-runs: the module run again on a 1 GiB and on an 8 GiB image (both
+   fully written) that it already converted. The decision reads no image data.
+   Target: 8 GiB / 1 GiB <= 1.1.
+
+Runs are interleaved and the median of several is used; the source is read
+once beforehand so every run finds it in the page cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmarks import _common
+
+GiB = 1024 ** 3
+ROUNDS = 7
+
+
+def module_path(name):
+    return os.path.join(_common.COLLECTION_ROOT, 'plugins', 'modules', name + '.py')
+
+
+def run_module(name, args):
+    """Run a module as Ansible would run it on the host, without the controller. Returns (seconds, result)."""
+    with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as handle:
+        json.dump({'ANSIBLE_MODULE_ARGS': args}, handle)
+    env = dict(os.environ, PYTHONPATH=_common.COLLECTIONS_PATH)
+    try:
+        start = time.monotonic()
+        proc = subprocess.run([sys.executable, module_path(name), handle.name], env=env, capture_output=True,
+                              text=True, check=False)
+        elapsed = time.monotonic() - start
+    finally:
+        os.unlink(handle.name)
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        raise RuntimeError('module %s printed no JSON: %s %s' % (name, proc.stdout[-2000:], proc.stderr[-2000:]))
+    return elapsed, result
+
+
+def timed(argv):
+    start = time.monotonic()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - start
+
+
+def make_source(path, size, data, extents=16):
+    """A raw image of ``size`` bytes with ``data`` bytes of non-zero data in ``extents`` pieces."""
+    if os.path.exists(path) and os.path.getsize(path) == size:
+        return
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'raw', path, str(size)], check=True)
+    piece = data // extents
+    stride = size // extents
+    commands = []
+    for index in range(extents):
+        commands += ['-c', 'write -P 0x%02x %d %d' % (0x41 + index % 26, index * stride, piece)]
+    subprocess.run(['qemu-io', '-f', 'raw'] + commands + [path], check=True, stdout=subprocess.DEVNULL)
+
+
+def remove(*paths):
+    for path in paths:
+        if os.path.exists(path):
+            os.unlink(path)
+    subprocess.run(['sync'], check=True)
+
+
+def warm(path):
+    subprocess.run(['cat', path], check=True, stdout=subprocess.DEVNULL)
+
+
+def overhead(workdir):
+    src = os.path.join(workdir, 'convert-4g.raw')
+    make_source(src, 4 * GiB, 1 * GiB)
+    warm(src)
+    bare_dest = os.path.join(workdir, 'bare.qcow2')
+    module_dest = os.path.join(workdir, 'module.qcow2')
+    bare, module, startup = [], [], []
+    for dummy in range(ROUNDS):
+        # Both start without a destination: freeing the blocks of an old one is not what is measured.
+        remove(bare_dest, module_dest)
+        bare.append(timed(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', '-t', 'none', src, bare_dest]))
+        args = {'src': src, 'src_format': 'raw', 'dest': module_dest, 'dest_format': 'qcow2', 'cache_mode': 'none',
+                'force': True}
+        seconds, result = run_module('image_convert', args)
+        if result.get('failed'):
+            raise RuntimeError(result.get('msg'))
+        module.append(seconds)
+        bad = {'src': src, 'dest': module_dest, 'dest_format': 'qcow2', 'parallel': 99}
+        seconds, result = run_module('image_convert', bad)
+        assert result.get('failed'), 'the start-up probe must fail at argument checking'
+        startup.append(seconds)
+    remove(bare_dest, module_dest)
+    b, m, s = statistics.median(bare), statistics.median(module), statistics.median(startup)
+    return {'bare_qemu_img_s': round(b, 3), 'module_s': round(m, 3), 'module_startup_s': round(s, 3),
+            'ratio': round((m - s) / b, 3), 'target': '<= 1.05', 'rounds': ROUNDS}
+
+
+def noop(workdir):
+    times = {}
+    for size in (1, 8):
+        src = os.path.join(workdir, 'noop-%dg.raw' % size)
+        dest = os.path.join(workdir, 'noop-%dg.qcow2' % size)
+        make_source(src, size * GiB, size * GiB)
+        args = {'src': src, 'dest': dest, 'dest_format': 'qcow2'}
+        seconds, result = run_module('image_convert', args)
+        if result.get('failed'):
+            raise RuntimeError(result.get('msg'))
+        times[size] = []
+    for dummy in range(ROUNDS):
+        for size in (1, 8):
+            src = os.path.join(workdir, 'noop-%dg.raw' % size)
+            dest = os.path.join(workdir, 'noop-%dg.qcow2' % size)
+            seconds, result = run_module('image_convert', {'src': src, 'dest': dest, 'dest_format': 'qcow2'})
+            assert not result.get('changed') and not result.get('failed'), result
+            times[size].append(seconds)
+    one, eight = statistics.median(times[1]), statistics.median(times[8])
+    return {'noop_1g_s': round(one, 3), 'noop_8g_s': round(eight, 3), 'ratio': round(eight / one, 3),
+            'target': '<= 1.1', 'rounds': ROUNDS}
+
+
+def run(workdir):
+    results = {'overhead': overhead(workdir), 'noop': noop(workdir)}
+    rows = [
+        ('bare qemu-img convert, 4 GiB raw (1 GiB data) to qcow2, -t none', '%.3f s' % results['overhead']['bare_qemu_img_s']),
+        ('image_convert, same conversion (force: true)', '%.3f s' % results['overhead']['module_s']),
+        ('image_convert start-up (subtracted)', '%.3f s' % results['overhead']['module_startup_s']),
+        ('**overhead ratio** (module - start-up) / bare, target <= 1.05', '**%.3f**' % results['overhead']['ratio']),
+        ('image_convert no-op re-run, 1 GiB image', '%.3f s' % results['noop']['noop_1g_s']),
+        ('image_convert no-op re-run, 8 GiB image', '%.3f s' % results['noop']['noop_8g_s']),
+        ('**no-op ratio** 8 GiB / 1 GiB, target <= 1.1', '**%.3f**' % results['noop']['ratio']),
+    ]
+    _common.print_table('image_convert vs qemu-img convert', ('measure', 'value'), rows)
+    return results
