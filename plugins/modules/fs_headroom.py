@@ -47,11 +47,13 @@ options:
     type: float
   required:
     description:
-      - Bytes about to be written, as a number of bytes or a size string such as V(20G).
+      - Bytes about to be written, as a number of bytes or a size string such as V(20G), or a list of them that are
+        added up (the sizes of the images a play is about to create, say).
       - The gate passes only when the free space less O(required) still meets O(min_free) and O(min_free_percent).
         Without thresholds, it passes when O(required) fits in the free space.
-    type: str
-    default: '0'
+    type: list
+    elements: str
+    default: []
 notes:
   - RV(free) is the space unprivileged users may still use (C(f_bavail)); the blocks the file system reserves for root
     are not counted as free, since the images are written by the hypervisor's unprivileged users.
@@ -77,6 +79,12 @@ EXAMPLES = r'''
     min_free: 50G
     min_free_percent: 10
     required: 20G
+
+- name: Fail unless the images about to be created fit with 10 GiB to spare
+  hypervisor.images.fs_headroom:
+    path: /var/lib/nova/instances
+    min_free: 10G
+    required: "{{ planned_images | map(attribute='size') | list }}"
 
 - name: Choose the libvirt disk cache mode the way Nova does
   ansible.builtin.set_fact:
@@ -141,7 +149,7 @@ supports_direct_io:
   type: bool
   sample: true
 required:
-  description: O(required) in bytes.
+  description: O(required) in bytes (its sum, for a list).
   returned: always
   type: int
   sample: 21474836480
@@ -214,7 +222,7 @@ def main():
             path=dict(type='path', required=True),
             min_free=dict(type='str'),
             min_free_percent=dict(type='float'),
-            required=dict(type='str', default='0'),
+            required=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,
     )
@@ -222,7 +230,7 @@ def main():
     path = os.path.abspath(params['path'])
     try:
         min_free = parse_size(params['min_free'], 'min_free') if params['min_free'] is not None else None
-        required = parse_size(params['required'], 'required')
+        required = sum(parse_size(size, 'required') for size in params['required'])
     except SizeError as exc:
         module.fail_json(msg=str(exc), path=path)
     min_free_percent = params['min_free_percent']

@@ -73,6 +73,7 @@ def test_an_existing_file_is_probed_in_its_directory(module, tmp_path):
     {'required': '30G'},
     {'required': '10G', 'min_free': '20G', 'min_free_percent': 20},
     {'required': 10 * GIB, 'min_free': str(20 * GIB)},
+    {'required': ['10G', '512M', '9.5G', 10 * GIB]},
 ])
 def test_passes_when_exactly_enough_is_left(module, tmp_path, args):
     out = module(dict(args, path=str(tmp_path)))
@@ -93,6 +94,12 @@ def test_fails_when_free_less_required_misses_a_threshold(module, tmp_path, args
     assert out.result['shortfall'] == shortfall
     assert out.result['free'] == 30 * GIB and out.result['mount_point'] == '/var/lib/nova'
     assert out.result['changed'] is False
+
+
+def test_a_list_of_sizes_is_added_up(module, tmp_path):
+    out = module({'path': str(tmp_path), 'required': ['20G', '10G', '1']})
+    assert out.failed and out.result['required'] == 30 * GIB + 1 and out.result['shortfall'] == 1
+    assert '30.0 GiB (32212254721 bytes) to write' in out.result['msg']
 
 
 def test_failure_message_names_path_mount_free_required_and_shortfall(module, tmp_path):
@@ -132,6 +139,7 @@ def test_check_mode_decides_the_same(module, tmp_path):
 @pytest.mark.parametrize('args, fragment', [
     ({'min_free': '10X'}, "min_free: cannot read '10X' as a size"),
     ({'required': '-1G'}, "required: cannot read '-1G' as a size"),
+    ({'required': ['1G', 'lots']}, "required: cannot read 'lots' as a size"),
     ({'min_free_percent': 101}, 'min_free_percent: 101.0 is not a percentage from 0 to 100'),
     ({'min_free_percent': -1}, 'min_free_percent: -1.0 is not a percentage'),
 ])
