@@ -15,9 +15,9 @@ description:
     them from C(statvfs), with the mount point and device it is on and whether it accepts C(O_DIRECT).
   - O(path) need not exist yet; the nearest existing parent directory is measured, so the module can run before the
     directories it is about to hold are made.
-  - With thresholds (O(min_free), O(min_free_percent)) or an amount about to be written (O(required)) it is a gate the
-    task fails at when the free space, less O(required), falls below the thresholds. The failure message names the
-    path, the mount point, the free space, what was required and by how much it falls short.
+  - With thresholds (O(min_free), O(min_free_percent)) or an amount about to be written (O(required)) it is a gate,
+    and the task fails when the free space less O(required) falls below a threshold. The failure message names the path,
+    the mount point, the free space, what was required and by how much it falls short.
   - Without thresholds and O(required) it only reports.
   - The module never changes anything. To tell whether the file system accepts C(O_DIRECT), it creates and at once
     removes a uniquely named probe file in the directory measured, as Nova does; nothing is left behind.
