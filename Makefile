@@ -24,12 +24,14 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Podman settings for the molecule scenarios (runc, ulimits); nothing global is changed.
+export CONTAINERS_CONF := $(CURDIR)/tests/setup/containers.conf
 
-.PHONY: help demo test deps system-deps venv stage lint sanity docs-lint pytest units integration bench clean
+.PHONY: help demo test deps system-deps venv stage test-image lint sanity docs-lint pytest units integration bench clean
 
 help:
 	@echo "make demo   run the demo playbook on localhost"
-	@echo "make test   run every check and test (lint, sanity, docs, unit, integration)"
+	@echo "make test   run every check and test (lint, sanity, docs, unit, integration, molecule)"
 	@echo "helpers:    deps lint sanity docs-lint units integration bench clean"
 
 # --- set-up -------------------------------------------------------------
@@ -53,6 +55,10 @@ deps: system-deps venv
 stage: deps
 	@$(BIN)/python tests/setup/stage.py $(CURDIR) $(BUILD) >/dev/null
 
+# The container image of the molecule scenarios, built once and kept by podman.
+test-image: system-deps
+	@tests/setup/build-test-image.sh
+
 # --- user-facing --------------------------------------------------------
 
 demo: stage
@@ -73,16 +79,17 @@ sanity: stage
 docs-lint: stage
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
-# Unit and integration tests in one pytest run, so its closing summary line
-# is the last thing make test prints.
-pytest: stage
-	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/python -m pytest tests/unit tests/integration
+# Unit, integration and molecule tests in one pytest run, so its closing
+# summary line is the last thing make test prints. --rootdir: pytest-ansible
+# looks for molecule scenarios under the root directory.
+pytest: stage test-image
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/python -m pytest --rootdir . tests/unit tests/integration
 
 units: stage
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/python -m pytest tests/unit
 
-integration: stage
-	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/python -m pytest tests/integration
+integration: stage test-image
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/python -m pytest --rootdir . tests/integration
 
 bench: stage
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH BENCH_RESULTS=$(CURDIR)/benchmarks/results $(BIN)/python -m benchmarks $(BENCH)

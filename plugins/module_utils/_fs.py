@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import re
 import stat
 
 MISSING = 'missing'
@@ -104,3 +105,67 @@ def fs_usage(path):
         'free': st.f_frsize * st.f_bavail,
         'used': st.f_frsize * (st.f_blocks - st.f_bfree),
     }
+
+
+MOUNTINFO = '/proc/self/mountinfo'
+_OCTAL_ESCAPE = re.compile(r'\\([0-7]{3})')
+
+
+def _unescape_mount_field(field):
+    """Mount points and sources in mountinfo escape space, tab, newline and backslash as octal."""
+    return _OCTAL_ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field)
+
+
+def parse_mountinfo(text):
+    """Entries of a /proc/PID/mountinfo text, in order, as dicts.
+
+    Each has ``mount_point``, ``device`` (the mount source, for example
+    ``/dev/vda1``, ``tmpfs`` or ``overlay``), ``fstype`` and ``dev`` (the
+    ``major:minor`` field). Lines that cannot be read are skipped.
+    """
+    entries = []
+    for line in text.splitlines():
+        fields = line.split(' ')
+        try:
+            separator = fields.index('-', 6)
+        except ValueError:
+            continue
+        if len(fields) < separator + 3:
+            continue
+        entries.append({
+            'mount_point': _unescape_mount_field(fields[4]),
+            'dev': fields[2],
+            'fstype': fields[separator + 1],
+            'device': _unescape_mount_field(fields[separator + 2]),
+        })
+    return entries
+
+
+def _is_under(path, mount_point):
+    if mount_point == '/':
+        return path.startswith('/')
+    return path == mount_point or path.startswith(mount_point.rstrip('/') + '/')
+
+
+def mount_of(path, mountinfo=MOUNTINFO):
+    """The mount that holds ``path`` (or its nearest existing parent).
+
+    Returns a dict with ``mount_point``, ``device`` and ``fstype``: the entry of
+    ``mountinfo`` with the longest mount point that contains the resolved path,
+    the last one when a mount point was mounted over. All three are ``None``
+    when the mount table cannot be read (not Linux, no /proc).
+    """
+    target = os.path.realpath(nearest_existing(path))
+    try:
+        with open(mountinfo, encoding='utf-8', errors='surrogateescape') as handle:
+            entries = parse_mountinfo(handle.read())
+    except OSError:
+        entries = []
+    best = None
+    for entry in entries:
+        if _is_under(target, entry['mount_point']):
+            if best is None or len(entry['mount_point']) >= len(best['mount_point']):
+                best = entry
+    if best is None:
+        return {'mount_point': None, 'device': None, 'fstype': None}
+    return {'mount_point': best['mount_point'], 'device': best['device'], 'fstype': best['fstype']}

@@ -14,6 +14,9 @@ REQUIRED=(
     "losetup:mount"
     "getfattr:attr"
     "git:git"
+    "podman:podman"
+    "runc:runc"
+    "debootstrap:debootstrap"
 )
 PYTHON=${PYTHON:-/usr/bin/python3}
 

@@ -70,3 +70,64 @@ def test_fs_usage(tmp_path):
     assert usage['total'] == st.f_frsize * st.f_blocks
     assert 0 <= usage['free'] <= usage['total']
     assert usage['used'] == st.f_frsize * (st.f_blocks - st.f_bfree)
+
+
+MOUNTINFO = '\n'.join([
+    '22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/vda rw',
+    '23 22 0:21 / /proc rw,nosuid - proc proc rw',
+    '30 22 0:30 / /var/lib/nova rw shared:5 - tmpfs tmpfs rw,size=16384k',
+    '31 30 253:16 / /var/lib/nova/instances rw master:2 - xfs /dev/mapper/vg-nova rw',
+    '32 22 0:31 / /srv/with\\040space rw - tmpfs my\\040tmpfs rw',
+    '33 30 0:40 / /var/lib/nova rw - tmpfs second rw',
+    'a line that is not a mount entry',
+    '34 22 0:41 / /srv/nova-old rw - ext4 /dev/vdb rw',
+])
+
+
+def test_parse_mountinfo_reads_fields_and_escapes():
+    entries = _fs.parse_mountinfo(MOUNTINFO)
+    assert len(entries) == 7
+    assert entries[0] == {'mount_point': '/', 'dev': '253:0', 'fstype': 'ext4', 'device': '/dev/vda'}
+    assert entries[3]['fstype'] == 'xfs' and entries[3]['device'] == '/dev/mapper/vg-nova'
+    assert entries[4]['mount_point'] == '/srv/with space' and entries[4]['device'] == 'my tmpfs'
+
+
+def test_parse_mountinfo_optional_fields_vary():
+    # zero, one or several optional fields before the separator
+    text = '40 1 0:50 / /a rw - tmpfs t1 rw\n41 1 0:51 / /b rw shared:1 master:2 propagate_from:3 - xfs t2 rw'
+    assert [(e['mount_point'], e['fstype'], e['device']) for e in _fs.parse_mountinfo(text)] == [
+        ('/a', 'tmpfs', 't1'), ('/b', 'xfs', 't2')]
+
+
+@pytest.fixture
+def mountinfo(tmp_path, monkeypatch):
+    table = tmp_path / 'mountinfo'
+    table.write_text(MOUNTINFO)
+    # the paths looked up are not on this machine: resolve them as they are
+    monkeypatch.setattr(_fs, 'nearest_existing', lambda path: path)
+    monkeypatch.setattr(_fs.os.path, 'realpath', lambda path: path)
+    return str(table)
+
+
+@pytest.mark.parametrize('path, mount_point, device, fstype', [
+    ('/var/lib/nova/instances/_base/x', '/var/lib/nova/instances', '/dev/mapper/vg-nova', 'xfs'),
+    ('/var/lib/nova/instances', '/var/lib/nova/instances', '/dev/mapper/vg-nova', 'xfs'),
+    ('/var/lib/nova/locks', '/var/lib/nova', 'second', 'tmpfs'),  # mounted over: the last one wins
+    ('/var/lib/novastuff', '/', '/dev/vda', 'ext4'),  # a common prefix is not a parent
+    ('/srv/with space/disk', '/srv/with space', 'my tmpfs', 'tmpfs'),
+    ('/', '/', '/dev/vda', 'ext4'),
+])
+def test_mount_of_picks_the_longest_containing_mount_point(mountinfo, path, mount_point, device, fstype):
+    assert _fs.mount_of(path, mountinfo) == {'mount_point': mount_point, 'device': device, 'fstype': fstype}
+
+
+def test_mount_of_without_a_mount_table(tmp_path):
+    assert _fs.mount_of(str(tmp_path), str(tmp_path / 'no-such-table')) == {
+        'mount_point': None, 'device': None, 'fstype': None}
+
+
+def test_mount_of_this_machine(tmp_path):
+    found = _fs.mount_of(str(tmp_path / 'not' / 'yet'))
+    assert found['mount_point'] is not None
+    assert str(tmp_path).startswith(found['mount_point'])
+    assert found['fstype']
