@@ -21,7 +21,8 @@ EXCLUDE_DIRS = {'.git', '.venv', '.build', '.pytest_cache', '.hypothesis', '__py
 
 
 def project_files(root):
-    if os.path.isdir(os.path.join(root, '.git')):
+    # .git is a directory in a clone and a file in a linked worktree (git worktree add)
+    if os.path.exists(os.path.join(root, '.git')):
         out = subprocess.run(['git', '-C', root, 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
                              check=True, capture_output=True).stdout
         return sorted({p for p in out.decode().split('\0') if p and os.path.isfile(os.path.join(root, p))})
@@ -30,7 +31,7 @@ def project_files(root):
         rel = os.path.relpath(dirpath, root)
         dirnames[:] = [d for d in dirnames
                        if d not in EXCLUDE_DIRS and os.path.normpath(os.path.join(rel, d)) != 'tests/output']
-        files.extend(os.path.normpath(os.path.join(rel, f)) for f in filenames)
+        files.extend(os.path.normpath(os.path.join(rel, f)) for f in filenames if f != '.git')
     return sorted(files)
 
 
