@@ -329,8 +329,7 @@ class QemuImageModule:
         kind = path_kind(self.path)
         if kind not in (MISSING, FILE):
             hint = ('give a path to a file inside it' if kind == DIRECTORY
-                    else 'this module manages image files; write to devices with hypervisor.images.image_convert '
-                         'or hypervisor.images.sparse_copy')
+                    else 'this module manages image files; write to devices with hypervisor.images.image_convert')
             self.fail('%s is a %s, not an image file: %s.' % (self.path, kind, hint))
         if kind == MISSING and self.params['state'] == 'present':
             if self.size is None:
