@@ -13,15 +13,17 @@ The copy tries, in this order:
 1. a clone (the FICLONE ioctl, a "reflink"): the destination shares the
    source's blocks until either is written, in constant time. XFS (made with
    reflink=1, the default since xfsprogs 5.1) and Btrfs can; ext4 cannot.
-   ``reflink='never'`` skips it, ``reflink='always'`` fails where it is not
-   possible instead of copying.
+   ``reflink='always'`` fails where it is not possible instead of copying.
+   ``reflink='never'`` skips it and step 2 as well, since within one XFS or
+   Btrfs file system copy_file_range shares blocks just as a clone does.
 2. ``copy_file_range`` over the source's data extents only, found with
    ``lseek(SEEK_DATA)``/``lseek(SEEK_HOLE)``, in large chunks: the kernel
    moves the data without a round trip through Python, and holes are never
    read or written, so they stay holes.
 3. ``pread``/``pwrite`` over the same extents when the kernel or the file
-   systems refuse ``copy_file_range`` (EXDEV, ENOSYS, EOPNOTSUPP, EINVAL), or
-   over the whole file when the file system cannot report its extents. Blocks
+   systems refuse ``copy_file_range`` (EXDEV, ENOSYS, EOPNOTSUPP, EINVAL) or
+   ``reflink='never'`` rules it out, or over the whole file when the file
+   system cannot report its extents. Blocks
    that read as all zeros are not written, so they become holes.
 
 The destination's length is set to the source's, so a trailing hole stays a
@@ -293,8 +295,11 @@ def copy_fd(src_fd, dst_fd, reflink='auto', size=None, block=None, chunk=COPY_CH
     if extents is None:
         extents = [(0, size)] if size else []
         method = READWRITE
+    elif reflink == 'never' or not hasattr(os, 'copy_file_range'):
+        # copy_file_range clones where the file system can (XFS, Btrfs): not for 'never'
+        method = READWRITE
     else:
-        method = COPY_FILE_RANGE if hasattr(os, 'copy_file_range') else READWRITE
+        method = COPY_FILE_RANGE
     if method == READWRITE and hasattr(os, 'posix_fadvise'):
         os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
 

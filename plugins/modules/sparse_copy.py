@@ -64,7 +64,9 @@ options:
       - V(auto) clones the source where the file system can and copies otherwise.
       - V(always) clones or fails, for example on ext4 or when O(src) and O(dest) are on different file systems. Use it
         where a full copy would be a mistake (too slow, too large).
-      - V(never) always copies the data, so that O(dest) shares no blocks with O(src).
+      - V(never) always copies the data, so that O(dest) shares no blocks with O(src). It reads and writes the data
+        itself, since C(copy_file_range) shares blocks as a clone does within one XFS or Btrfs file system; that is
+        slower than V(auto) where V(auto) would use C(copy_file_range).
       - A destination this module cloned is copied again when O(reflink=never) is asked for later, and one it copied is
         cloned again when O(reflink=always) is; V(auto) accepts either.
     type: str
