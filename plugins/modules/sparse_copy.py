@@ -26,8 +26,8 @@ description:
     beside it.
   - The module records on O(dest) what it was copied from (an extended attribute holding the source's path, size,
     modification time and inode, or a hidden C(.NAME.source.json) file beside it where extended attributes are not
-    supported). A re-run compares that record with the source and copies again only when the source changed, without
-    reading any data.
+    supported). A re-run compares that record with the source and copies again only when the source changed or
+    O(src) names another file, without reading any data.
   - An existing O(dest) without such a record, or one that was modified since it was written, is compared with the
     source once, reading only where either file holds data. When their contents are equal it is kept as it is and the
     record is added (RV(adopted=true), reported as not changed, since its content already is what was asked for); with
