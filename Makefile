@@ -84,8 +84,9 @@ units: stage
 integration: stage
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/python -m pytest tests/integration
 
+# BENCH=name runs one benchmark; results go to benchmarks/results of this checkout.
 bench: stage
-	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/python -m benchmarks
+	cd $(COLLECTION) && PATH=$(BIN):$$PATH BENCH_RESULTS=$(CURDIR)/benchmarks/results $(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(BUILD) tests/output .pytest_cache .hypothesis
