@@ -91,6 +91,7 @@ units: stage
 integration: stage test-image
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH $(BIN)/python -m pytest --rootdir . tests/integration
 
+# BENCH=name runs one benchmark; results go to benchmarks/results of this checkout.
 bench: stage
 	cd $(COLLECTION) && PATH=$(BIN):$$PATH BENCH_RESULTS=$(CURDIR)/benchmarks/results $(BIN)/python -m benchmarks $(BENCH)
 

@@ -147,3 +147,8 @@ def run(workdir):
     ]
     _common.print_table('image_convert vs qemu-img convert', ('measure', 'value'), rows)
     return results
+
+
+def main():
+    os.makedirs(_common.DATA_DIR, exist_ok=True)
+    print('\nsaved %s' % _common.save('image_convert', run(_common.DATA_DIR)))

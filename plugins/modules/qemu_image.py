@@ -246,8 +246,7 @@ def option_differences(options, facts):
 
 class QemuImage(ImageTask):
 
-    device_hint = ('this module manages image files; write to devices with hypervisor.images.image_convert '
-                   'or hypervisor.images.sparse_copy')
+    device_hint = 'this module manages image files, not devices'
 
     def __init__(self, module):
         super(QemuImage, self).__init__(module, module.params['path'])

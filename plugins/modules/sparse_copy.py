@@ -1,0 +1,400 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: sparse_copy
+short_description: Copy a disk image file, keeping its holes, with a reflink where the file system allows
+version_added: 0.1.0
+description:
+  - Copies a file, typically a raw disk image, to O(dest) on the managed host without filling its holes, and as fast as
+    C(cp) or faster.
+  - Where the file system can clone files (XFS made with C(reflink=1), Btrfs), the copy is a reflink made with the
+    C(FICLONE) ioctl; it takes the same short time whatever the file's size and shares the source's blocks until either
+    file is written. See O(reflink).
+  - Otherwise only the source's data extents (found with C(SEEK_DATA) and C(SEEK_HOLE)) are copied, with
+    C(copy_file_range) in large chunks, so holes are never read or written. Where the kernel or the file systems refuse
+    C(copy_file_range), the data extents are read and written instead, and blocks that read as all zeros are left as
+    holes. The copy has the source's length; a hole at the end stays a hole.
+  - The copy is written under a temporary name in the directory of O(dest), synced and renamed over O(dest), so it
+    appears complete or not at all. On any failure, a full file system included, the temporary file is removed and an
+    existing O(dest) is left as it was. Tasks that write the same O(dest) at once wait for each other on a lock file
+    beside it.
+  - The module records on O(dest) what it was copied from (an extended attribute holding the source's path, size,
+    modification time and inode, or a hidden C(.NAME.source.json) file beside it where extended attributes are not
+    supported). A re-run compares that record with the source and copies again only when the source changed or
+    O(src) names another file, without reading any data.
+  - An existing O(dest) without such a record, or one that was modified since it was written, is compared with the
+    source once, reading only where either file holds data. When their contents are equal it is kept as it is and the
+    record is added (RV(adopted=true), reported as not changed, since its content already is what was asked for); with
+    O(reflink=always) it is replaced by a clone instead. When they differ the task fails, unless O(force=true).
+  - O(dest) must be a regular file or not exist. A block device is refused, see the notes.
+author:
+  - hypervisor.images contributors (@hypervisor-images)
+extends_documentation_fragment:
+  - ansible.builtin.files
+  - hypervisor.images.attributes
+  - hypervisor.images.attributes.actiongroup_images
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff shows whether O(dest) exists, its length and the source it was copied from, before and after.
+options:
+  src:
+    description:
+      - Path of the file to copy, on the managed host. It must be a regular file.
+      - A missing O(src) fails the task and leaves O(dest) as it is.
+    type: path
+    required: true
+  dest:
+    description:
+      - Path of the copy. Its directory must exist.
+      - A symbolic link at O(dest) is replaced by the copy; its target is not written.
+    type: path
+    required: true
+  reflink:
+    description:
+      - V(auto) clones the source where the file system can and copies otherwise.
+      - V(always) clones or fails, for example on ext4 or when O(src) and O(dest) are on different file systems. Use it
+        where a full copy would be a mistake (too slow, too large).
+      - V(never) always copies the data, so that O(dest) shares no blocks with O(src). It reads and writes the data
+        itself, since C(copy_file_range) shares blocks as a clone does within one XFS or Btrfs file system; that is
+        slower than V(auto) where V(auto) would use C(copy_file_range).
+      - A destination this module cloned is copied again when O(reflink=never) is asked for later, and one it copied is
+        cloned again when O(reflink=always) is; V(auto) accepts either.
+    type: str
+    choices: [auto, always, never]
+    default: auto
+  force:
+    description:
+      - Copy even when O(dest) is up to date, and replace an O(dest) whose content differs from O(src) although this
+        module did not make it from O(src).
+      - Every run with O(force=true) copies and reports a change.
+    type: bool
+    default: false
+notes:
+  - A new copy gets the mode of O(src) unless O(mode) is set; it belongs to the user the task runs as unless O(owner)
+    and O(group) are set. O(owner), O(group), O(mode) and the SELinux options are applied before the copy appears under
+    its final name. On an O(dest) that is up to date they are applied to it in place.
+  - Block devices as O(dest) (a raw image onto an LVM volume, say) are refused. A device cannot be replaced atomically,
+    it cannot carry the record that makes re-runs cheap, and a partial write would leave it neither old nor new. Write
+    to devices with C(qemu-img convert -n -O raw), or C(hypervisor.images.image_convert) once it is available.
+  - O(src) must not change while it is copied; a change during the copy fails the task and leaves O(dest) as it was.
+  - Deciding that O(dest) is up to date reads only metadata, except for an O(dest) without a record, whose content is
+    compared with the source once.
+seealso:
+  - module: hypervisor.images.qemu_image_info
+'''
+
+EXAMPLES = r'''
+- name: Copy a base image into an instance directory (a reflink on XFS and Btrfs)
+  hypervisor.images.sparse_copy:
+    src: /var/lib/nova/instances/_base/ubuntu-24.04
+    dest: /var/lib/nova/instances/0b7e/disk
+    owner: libvirt-qemu
+    group: kvm
+    mode: '0640'
+
+- name: Clone a golden image, and fail rather than copy where the file system cannot clone
+  hypervisor.images.sparse_copy:
+    src: /srv/golden/debian-12.raw
+    dest: /srv/vms/db1.raw
+    reflink: always
+
+- name: Make an independent copy that shares no blocks with the source
+  hypervisor.images.sparse_copy:
+    src: /srv/golden/debian-12.raw
+    dest: /srv/backup/debian-12.raw
+    reflink: never
+  register: copied
+
+- name: Show how the copy was made
+  ansible.builtin.debug:
+    msg: "{{ copied.method }}: {{ copied.bytes_copied | human_readable }} of data in {{ copied.duration }} s"
+'''
+
+RETURN = r'''
+src:
+  description: Absolute path of the source.
+  returned: always
+  type: str
+  sample: /var/lib/nova/instances/_base/ubuntu-24.04
+dest:
+  description: Absolute path of the copy.
+  returned: always
+  type: str
+  sample: /var/lib/nova/instances/0b7e/disk
+method:
+  description:
+    - How the data was copied, V(reflink), V(copy_file_range) or V(readwrite).
+    - V(null) when nothing was copied, and in check mode.
+  returned: always
+  type: str
+  sample: copy_file_range
+bytes_copied:
+  description:
+    - Bytes in the data extents of the source that the copy covered (for a reflink, the bytes now shared). Holes do not
+      count.
+    - 0 when nothing was copied; in check mode, what a copy would cover.
+  returned: always
+  type: int
+  sample: 1073741824
+apparent_size:
+  description: Length of O(dest) in bytes after the task (predicted in check mode), holes included.
+  returned: always
+  type: int
+  sample: 10737418240
+allocated_before:
+  description: Bytes O(dest) occupied on disk before the task; 0 when it did not exist.
+  returned: always
+  type: int
+  sample: 0
+allocated_after:
+  description: Bytes O(dest) occupies on disk after the task. V(null) in check mode when a copy would be made.
+  returned: always
+  type: int
+  sample: 1073745920
+duration:
+  description: Seconds the copy took, including the sync and the rename; 0 when nothing was copied.
+  returned: always
+  type: float
+  sample: 0.93
+adopted:
+  description:
+    - Whether an existing O(dest) without a record was found equal to O(src) and kept, with the record added (in check
+      mode, would be).
+  returned: always
+  type: bool
+  sample: false
+reasons:
+  description: Why the copy was made (or would be made in check mode); empty when O(dest) was up to date.
+  returned: always
+  type: list
+  elements: str
+  sample: ['the source changed (mtime_ns)']
+'''
+
+import errno
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
+    AtomicError,
+    DestinationLock,
+    remove_stale_temps,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
+    DIRECTORY,
+    FILE,
+    MISSING,
+    fs_usage,
+    path_kind,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._identity import (
+    compare_record,
+    file_identity,
+    read_record,
+    source_record,
+    write_record,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._sparse import (
+    REFLINK,
+    ReflinkError,
+    SparseCopyError,
+    allocated_bytes,
+    atomic_copy,
+    data_bytes,
+    same_content,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
+
+# The record's settings: which module made the copy, and whether it is a clone.
+MADE_BY = 'sparse_copy'
+
+
+class SparseCopyModule:
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.src = os.path.abspath(self.params['src'])
+        self.dest = os.path.abspath(self.params['dest'])
+        self.reflink = self.params['reflink']
+        self.result = {'changed': False, 'src': self.src, 'dest': self.dest, 'method': None, 'bytes_copied': 0,
+                       'apparent_size': None, 'allocated_before': 0, 'allocated_after': None, 'duration': 0.0,
+                       'adopted': False, 'reasons': []}
+        self.diff = {'before': {'path': self.dest}, 'after': {'path': self.dest}}
+
+    def fail(self, msg):
+        self.result['msg'] = msg
+        self.module.fail_json(**self.result)
+
+    def run(self):
+        self.preflight()
+        if self.module.check_mode:
+            self.decide_and_act()
+        else:
+            try:
+                with DestinationLock(self.dest):
+                    remove_stale_temps(self.dest)
+                    self.decide_and_act()
+            except AtomicError as exc:
+                self.fail(exc.msg)
+        if self.module._diff:
+            self.result['diff'] = self.diff
+        self.module.exit_json(**self.result)
+
+    def preflight(self):
+        """Refuse what can never work before taking the lock or writing anything."""
+        src_kind = path_kind(self.src)
+        if src_kind == MISSING:
+            self.fail('The source %s does not exist; %s was left as it is. Check src, or create the source first.'
+                      % (self.src, self.dest))
+        if src_kind != FILE:
+            self.fail('The source %s is a %s; sparse_copy copies regular files. Read devices with qemu-img convert.'
+                      % (self.src, src_kind))
+        kind = path_kind(self.dest)
+        if kind == DIRECTORY:
+            self.fail('%s is a directory; give dest as the path of the copy inside it, for example %s.'
+                      % (self.dest, os.path.join(self.dest, os.path.basename(self.src))))
+        if kind != MISSING and kind != FILE:
+            self.fail('%s is a %s, not a regular file. sparse_copy replaces files atomically and refuses devices: '
+                      'write a raw image to a device with qemu-img convert -n -O raw, or copy it to a file.'
+                      % (self.dest, kind))
+        if kind == MISSING and not os.path.isdir(os.path.dirname(self.dest)):
+            self.fail('Cannot copy to %s: the directory %s does not exist. Create it first, for example with '
+                      'ansible.builtin.file (state: directory).' % (self.dest, os.path.dirname(self.dest)))
+        if kind == FILE and os.path.samefile(self.src, self.dest):
+            self.fail('src and dest are the same file (%s and %s); give another dest.' % (self.src, self.dest))
+        return kind
+
+    def wanted_record(self, stored, reflinked=None):
+        """The record a copy made now should carry; for reflink=auto a stored clone or copy both do."""
+        if reflinked is None:
+            if self.reflink == 'auto':
+                reflinked = ((stored or {}).get('settings') or {}).get('reflinked')
+            else:
+                reflinked = self.reflink == 'always'
+        return source_record(self.src, made_by=MADE_BY, reflinked=reflinked)
+
+    def decide_and_act(self):
+        # Decided again under the lock: another task may have written dest meanwhile.
+        kind = self.preflight()
+        self.diff['before'].update(self.describe(kind))
+        self.result['allocated_before'] = allocated_bytes(self.dest)
+        if kind == MISSING:
+            reasons = ['%s does not exist' % self.dest]
+        elif self.params['force']:
+            reasons = ['force: true']
+        else:
+            reasons = self.reasons_to_copy()
+
+        if reasons:
+            self.result.update(changed=True, reasons=reasons)
+            self.copy()
+        else:
+            self.diff['after'].update(self.diff['before'])
+            file_args = self.module.load_file_common_arguments(self.params, path=self.dest)
+            self.result['changed'] = self.module.set_fs_attributes_if_different(file_args, False, diff=self.diff)
+            self.result['apparent_size'] = os.stat(self.dest).st_size
+            self.result['allocated_after'] = allocated_bytes(self.dest)
+
+    def reasons_to_copy(self):
+        """Why an existing dest must be copied again; empty when it is up to date (or adopted)."""
+        stored = read_record(self.dest)
+        if stored is not None:
+            return compare_record(stored, self.wanted_record(stored))
+        if not same_content(self.src, self.dest):
+            self.fail('%s exists and differs from %s, and carries no record that this module copied it from there '
+                      '(it was made or modified by something else). Set force: true to replace it with a copy of %s.'
+                      % (self.dest, self.src, self.src))
+        if self.reflink == 'always':
+            # equal, but not known to be a clone: make one (nothing is lost)
+            return ['reflink: always and %s is not a clone this module made' % self.dest]
+        self.result['adopted'] = True
+        if not self.module.check_mode:
+            write_record(self.dest, self.dest, self.wanted_record(None, reflinked=False))
+        return []
+
+    def describe(self, kind):
+        if kind == MISSING:
+            return {'state': 'absent'}
+        stored = read_record(self.dest)
+        source = None
+        if stored is not None:
+            source = dict((key, (stored.get('source') or {}).get(key)) for key in ('path', 'size', 'mtime_ns'))
+        return {'state': 'present', 'apparent_size': os.stat(self.dest).st_size, 'source': source}
+
+    def copy(self):
+        identity = file_identity(self.src)
+        self.diff['after'].update({'state': 'present', 'apparent_size': identity['size'],
+                                   'source': {'path': self.src, 'size': identity['size'],
+                                              'mtime_ns': identity['mtime_ns']}})
+        self.result['apparent_size'] = identity['size']
+        if self.module.check_mode:
+            self.result['bytes_copied'] = data_bytes(self.src)
+            return
+
+        def finish(tmp_path, copied):
+            self.apply_file_attributes(tmp_path)
+            record = self.wanted_record(None, reflinked=copied.method == REFLINK)
+            if record['source'] != dict(identity, path=self.src):
+                raise SparseCopyError('%s changed while it was being copied; copy it again when nothing writes to it'
+                                      % self.src)
+            write_record(tmp_path, self.dest, record)
+
+        try:
+            copied = atomic_copy(self.src, self.dest, reflink=self.reflink, before_rename=finish)
+        except ReflinkError as exc:
+            self.fail('Cannot clone %s to %s: %s. Use reflink: auto to copy where a clone is not possible, or put '
+                      'both on one XFS (reflink=1) or Btrfs file system. %s was left as it was.'
+                      % (self.src, self.dest, exc.msg, self.dest))
+        except SparseCopyError as exc:
+            self.fail('Cannot copy %s to %s: %s. %s was left as it was.' % (self.src, self.dest, exc.msg, self.dest))
+        except AtomicError as exc:
+            self.fail(exc.msg)
+        except OSError as exc:
+            self.fail(self.os_error_message(exc))
+        self.result.update(copied.as_dict())
+        self.result['allocated_after'] = allocated_bytes(self.dest)
+
+    def apply_file_attributes(self, path):
+        file_args = self.module.load_file_common_arguments(self.params, path=path)
+        self.module.set_fs_attributes_if_different(file_args, True)
+
+    def os_error_message(self, exc):
+        where = exc.filename or self.dest
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return ('No space left for %s on the file system of %s (%s): the copy needs about %s for the data of %s '
+                    'and %s is free. The partial copy was removed and %s was left as it was. Free some space or copy '
+                    'to a larger file system.'
+                    % (self.dest, os.path.dirname(self.dest), exc.strerror, human_and_bytes(data_bytes(self.src)),
+                       self.src, human_and_bytes(fs_usage(self.dest)['free']), self.dest))
+        return ('Cannot copy %s to %s: %s (%s). The partial copy was removed and %s was left as it was.'
+                % (self.src, self.dest, exc.strerror or exc, where, self.dest))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            src=dict(type='path', required=True),
+            dest=dict(type='path', required=True),
+            reflink=dict(type='str', default='auto', choices=['auto', 'always', 'never']),
+            force=dict(type='bool', default=False),
+        ),
+        add_file_common_args=True,
+        supports_check_mode=True,
+    )
+    SparseCopyModule(module).run()
+
+
+if __name__ == '__main__':
+    main()
