@@ -33,6 +33,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import (
     remove_record,
+    sidecar_path,
     write_record,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
@@ -61,9 +62,16 @@ class ImageTask:
         self.module = module
         self.params = module.params
         self.path = os.path.abspath(path)
-        self.qemu = QemuImg(module)
+        self._qemu = None
         self.result = {'changed': False}
         self.diff = {'before': {}, 'after': {}}
+
+    @property
+    def qemu(self):
+        """The qemu-img runner, found on first use (a module that never runs qemu-img does not need it)."""
+        if self._qemu is None:
+            self._qemu = QemuImg(self.module)
+        return self._qemu
 
     # -- outcome ---------------------------------------------------------
 
@@ -104,7 +112,9 @@ class ImageTask:
         else:
             try:
                 with DestinationLock(self.path):
+                    # Leftovers of killed runs: temporary images, and temporary record sidecars.
                     remove_stale_temps(self.path)
+                    remove_stale_temps(sidecar_path(self.path))
                     self.decide_and_act()
             except AtomicError as exc:
                 self.fail(exc.msg)

@@ -85,12 +85,13 @@ notes:
     its final name. On an O(dest) that is up to date they are applied to it in place.
   - Block devices as O(dest) (a raw image onto an LVM volume, say) are refused. A device cannot be replaced atomically,
     it cannot carry the record that makes re-runs cheap, and a partial write would leave it neither old nor new. Write
-    to devices with C(qemu-img convert -n -O raw), or C(hypervisor.images.image_convert) once it is available.
+    to devices with C(qemu-img convert -n -O raw).
   - O(src) must not change while it is copied; a change during the copy fails the task and leaves O(dest) as it was.
   - Deciding that O(dest) is up to date reads only metadata, except for an O(dest) without a record, whose content is
     compared with the source once.
 seealso:
   - module: hypervisor.images.qemu_image_info
+  - module: hypervisor.images.image_convert
 '''
 
 EXAMPLES = r'''
@@ -186,11 +187,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
-    AtomicError,
-    DestinationLock,
-    remove_stale_temps,
-)
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import AtomicError
+from ansible_collections.hypervisor.images.plugins.module_utils._common import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
     DIRECTORY,
     FILE,
@@ -220,37 +218,17 @@ from ansible_collections.hypervisor.images.plugins.module_utils._units import hu
 MADE_BY = 'sparse_copy'
 
 
-class SparseCopyModule:
+class SparseCopy(ImageTask):
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
+        super(SparseCopy, self).__init__(module, module.params['dest'])
         self.src = os.path.abspath(self.params['src'])
-        self.dest = os.path.abspath(self.params['dest'])
+        self.dest = self.path
         self.reflink = self.params['reflink']
-        self.result = {'changed': False, 'src': self.src, 'dest': self.dest, 'method': None, 'bytes_copied': 0,
-                       'apparent_size': None, 'allocated_before': 0, 'allocated_after': None, 'duration': 0.0,
-                       'adopted': False, 'reasons': []}
+        self.result.update({'src': self.src, 'dest': self.dest, 'method': None, 'bytes_copied': 0,
+                            'apparent_size': None, 'allocated_before': 0, 'allocated_after': None, 'duration': 0.0,
+                            'adopted': False, 'reasons': []})
         self.diff = {'before': {'path': self.dest}, 'after': {'path': self.dest}}
-
-    def fail(self, msg):
-        self.result['msg'] = msg
-        self.module.fail_json(**self.result)
-
-    def run(self):
-        self.preflight()
-        if self.module.check_mode:
-            self.decide_and_act()
-        else:
-            try:
-                with DestinationLock(self.dest):
-                    remove_stale_temps(self.dest)
-                    self.decide_and_act()
-            except AtomicError as exc:
-                self.fail(exc.msg)
-        if self.module._diff:
-            self.result['diff'] = self.diff
-        self.module.exit_json(**self.result)
 
     def preflight(self):
         """Refuse what can never work before taking the lock or writing anything."""
@@ -288,7 +266,7 @@ class SparseCopyModule:
     def decide_and_act(self):
         # Decided again under the lock: another task may have written dest meanwhile.
         kind = self.preflight()
-        self.diff['before'].update(self.describe(kind))
+        self.diff['before'].update(self.describe_dest(kind))
         self.result['allocated_before'] = allocated_bytes(self.dest)
         if kind == MISSING:
             reasons = ['%s does not exist' % self.dest]
@@ -324,7 +302,7 @@ class SparseCopyModule:
             write_record(self.dest, self.dest, self.wanted_record(None, reflinked=False))
         return []
 
-    def describe(self, kind):
+    def describe_dest(self, kind):
         if kind == MISSING:
             return {'state': 'absent'}
         stored = read_record(self.dest)
@@ -366,10 +344,6 @@ class SparseCopyModule:
         self.result.update(copied.as_dict())
         self.result['allocated_after'] = allocated_bytes(self.dest)
 
-    def apply_file_attributes(self, path):
-        file_args = self.module.load_file_common_arguments(self.params, path=path)
-        self.module.set_fs_attributes_if_different(file_args, True)
-
     def os_error_message(self, exc):
         where = exc.filename or self.dest
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -393,7 +367,7 @@ def main():
         add_file_common_args=True,
         supports_check_mode=True,
     )
-    SparseCopyModule(module).run()
+    SparseCopy(module).run()
 
 
 if __name__ == '__main__':

@@ -243,3 +243,10 @@ def test_stale_temp_from_a_killed_run_is_removed(module, tmp_path):
     stale.write_bytes(b'half an image')
     module({'path': str(tmp_path / 'disk.qcow2'), 'size': '1G'})
     assert os.listdir(str(tmp_path)) == ['disk.qcow2']
+
+
+def test_stale_sidecar_temp_is_removed(module, tmp_path):
+    stale = tmp_path / '..disk.qcow2.source.json.abcdefgh.part'
+    stale.write_bytes(b'{}')
+    module({'path': str(tmp_path / 'disk.qcow2'), 'size': '1G'})
+    assert os.listdir(str(tmp_path)) == ['disk.qcow2']
