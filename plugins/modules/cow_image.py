@@ -22,9 +22,8 @@ description:
   - The decision reads only image metadata, never image data.
 author:
   - hypervisor.images contributors (@hypervisor-images)
-requirements:
-  - qemu-img (Debian and Ubuntu package C(qemu-utils), Fedora and RHEL package C(qemu-img)) on the managed host.
 extends_documentation_fragment:
+  - hypervisor.images.qemu_img
   - ansible.builtin.files
   - hypervisor.images.attributes
   - hypervisor.images.attributes.actiongroup_images

@@ -23,9 +23,8 @@ description:
     refused unless O(force=true).
 author:
   - hypervisor.images contributors (@hypervisor-images)
-requirements:
-  - qemu-img (Debian and Ubuntu package C(qemu-utils), Fedora and RHEL package C(qemu-img)) on the managed host.
 extends_documentation_fragment:
+  - hypervisor.images.qemu_img
   - ansible.builtin.files
   - hypervisor.images.convert
   - hypervisor.images.attributes

@@ -22,9 +22,8 @@ description:
   - A missing O(path) is not an error; the result has RV(exists=false).
 author:
   - hypervisor.images contributors (@hypervisor-images)
-requirements:
-  - qemu-img (Debian and Ubuntu package C(qemu-utils), Fedora and RHEL package C(qemu-img)) on the managed host.
 extends_documentation_fragment:
+  - hypervisor.images.qemu_img
   - hypervisor.images.attributes
   - hypervisor.images.attributes.info_module
   - hypervisor.images.attributes.actiongroup_images
