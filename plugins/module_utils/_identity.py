@@ -32,6 +32,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 
 from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
     AtomicFile,
@@ -47,8 +48,20 @@ _NO_XATTR = (getattr(errno, 'ENODATA', 61), getattr(errno, 'ENOATTR', 93))
 
 
 def file_identity(path):
-    """What changes whenever a file's content is replaced or modified."""
+    """What changes whenever a file's content is replaced or modified.
+
+    A block device has no size or modification time of its own in stat: it is
+    identified by its device number and its size, and writes to it go
+    unnoticed (the modules document this).
+    """
     st = os.stat(path)
+    if stat.S_ISBLK(st.st_mode):
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        try:
+            size = os.lseek(fd, 0, os.SEEK_END)
+        finally:
+            os.close(fd)
+        return {'size': size, 'mtime_ns': None, 'inode': None, 'device': st.st_rdev}
     return {'size': st.st_size, 'mtime_ns': st.st_mtime_ns, 'inode': st.st_ino, 'device': st.st_dev}
 
 

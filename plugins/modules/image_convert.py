@@ -42,6 +42,8 @@ options:
   src:
     description:
       - Path of the image to convert, a file or a block device.
+      - A block device is identified by its device number and size only; writes to it are not noticed on later runs
+        (use O(force) after changing its content).
     type: path
     required: true
   src_format:

@@ -126,3 +126,18 @@ def test_identity_override(files):
     other = dict(snap, date_sec=6)
     assert compare_record(read_record(dest), source_record(src, identity=other, dest_format='raw')) == [
         'the source changed (date_sec)']
+
+
+def test_block_device_identity_uses_its_size(monkeypatch, tmp_path):
+    image = tmp_path / 'backing'
+    image.write_bytes(b'\0' * 4096)
+    real_stat = os.stat
+
+    class DeviceStat:
+        def __init__(self, st):
+            self.st_mode = 0o060660
+            self.st_rdev = 0x0803
+            self.st_dev, self.st_ino, self.st_size, self.st_mtime_ns = st.st_dev, st.st_ino, 0, st.st_mtime_ns
+
+    monkeypatch.setattr(_identity.os, 'stat', lambda path: DeviceStat(real_stat(path)))
+    assert _identity.file_identity(str(image)) == {'size': 4096, 'mtime_ns': None, 'inode': None, 'device': 0x0803}
