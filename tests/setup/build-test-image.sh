@@ -12,7 +12,7 @@ set -euo pipefail
 
 IMAGE=${TEST_IMAGE:-localhost/hypervisor-images-test:bookworm}
 SUITE=bookworm
-PACKAGES=python3,qemu-utils,e2fsprogs,xfsprogs,util-linux
+PACKAGES=python3,qemu-utils,e2fsprogs,xfsprogs,util-linux,btrfs-progs,dosfstools
 LABEL=org.hypervisor-images.recipe
 
 # The recipe is this script: a change to it (packages, suite) makes a new image.

@@ -1,0 +1,753 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""File systems on raw images and block devices: probes, users and command lines.
+
+This is a private module of the hypervisor.images collection; it is not an API
+for other collections and may change without notice.
+
+What is on a device is read with ``blkid -p`` (libblkid's low-level probe,
+no cache) and ``wipefs --no-act``; it is never guessed. Every command line
+is an argv list run without a shell in the C locale, with ``--`` before the
+device path. The ``*_argv`` functions only build command lines, so that they
+can be pinned by tests and reported in check mode.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import shlex
+import stat
+import struct
+import time
+
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import MOUNTINFO, parse_mountinfo
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import run_command
+
+FSTYPES = ('ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat', 'swap')
+EXT_TYPES = ('ext2', 'ext3', 'ext4')
+
+MKFS_TOOLS = {
+    'ext2': 'mkfs.ext2',
+    'ext3': 'mkfs.ext3',
+    'ext4': 'mkfs.ext4',
+    'xfs': 'mkfs.xfs',
+    'btrfs': 'mkfs.btrfs',
+    'vfat': 'mkfs.vfat',
+    'swap': 'mkswap',
+}
+
+# Longest label each file system stores, in bytes.
+LABEL_MAX_BYTES = {'ext2': 16, 'ext3': 16, 'ext4': 16, 'xfs': 12, 'btrfs': 255, 'vfat': 11, 'swap': 15}
+# Characters mkfs.vfat and fatlabel refuse in a label.
+VFAT_LABEL_FORBIDDEN = '*?.,;:/\\|+=<>[]"'
+
+# File systems whose UUID this module changes in place (btrfstune -U rewrites all metadata).
+UUID_CHANGEABLE = ('ext2', 'ext3', 'ext4', 'xfs', 'vfat', 'swap')
+
+# The mkfs options that set a label or a UUID, per file system: ``label`` and
+# ``uuid`` must not be given a second time in ``opts``.
+LABEL_FLAGS = {
+    'ext2': ('-L',), 'ext3': ('-L',), 'ext4': ('-L',), 'xfs': ('-L',),
+    'btrfs': ('-L', '--label'), 'vfat': ('-n', '--volume-name'), 'swap': ('-L', '--label'),
+}
+UUID_FLAGS = {
+    'ext2': ('-U',), 'ext3': ('-U',), 'ext4': ('-U',), 'xfs': ('-m',),
+    'btrfs': ('-U', '--uuid'), 'vfat': ('-i', '--volume-id'), 'swap': ('-U', '--uuid'),
+}
+
+_UUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+_VFAT_ID_RE = re.compile(r'^([0-9A-F]{4})-?([0-9A-F]{4})$')
+
+BLKID_NOTHING = 2      # blkid: nothing was found
+BLKID_AMBIVALENT = 8   # blkid: several signatures, it cannot tell which one is in use
+PROC_SWAPS = '/proc/swaps'
+SYS_DEV_BLOCK = '/sys/dev/block'
+SWAP_MAGIC = b'SWAPSPACE2'
+QEMU_USER = 'open in a qemu process (a running virtual machine, qemu-nbd or qemu-img), which holds its image locks'
+
+
+class FsError(Exception):
+    """A probe or a command failed. Carries ``cmd``, ``rc``, ``stdout`` and ``stderr`` when a command ran."""
+
+    def __init__(self, msg, cmd=None, rc=None, stdout=None, stderr=None):
+        super(FsError, self).__init__(msg)
+        self.msg = msg
+        self.cmd = cmd
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def to_result(self):
+        """Keyword arguments for ``module.fail_json``."""
+        result = {'msg': self.msg}
+        for key in ('cmd', 'rc', 'stdout', 'stderr'):
+            value = getattr(self, key)
+            if value is not None:
+                result[key] = value
+        return result
+
+
+_BANNER_RE = re.compile(r'^\S+ \d+(\.\d+)+ \(\d+-\w+-\d+\)$')  # "mke2fs 1.47.0 (5-Feb-2023)"
+
+
+def _last_line(text):
+    """The line of an error output that says what went wrong: the last, or the one before a usage text."""
+    lines = [line.strip() for line in (text or '').strip().splitlines() if line.strip()]
+    lines = [line for line in lines if not _BANNER_RE.match(line)]
+    for index, line in enumerate(lines):
+        if line.lower().startswith('usage') and index > 0:
+            return lines[index - 1]
+    return lines[-1] if lines else 'no error message'
+
+
+# -- parameters ---------------------------------------------------------------
+
+def split_opts(opts):
+    """``opts`` as an argv list: a string is split as a shell would (without running one), a list is kept."""
+    if opts is None:
+        return []
+    if isinstance(opts, str):
+        try:
+            return shlex.split(opts)
+        except ValueError as exc:
+            raise ValueError('opts: cannot split %r into arguments: %s' % (opts, exc))
+    if isinstance(opts, (list, tuple)):
+        args = []
+        for item in opts:
+            if isinstance(item, (dict, list, tuple)) or item is None or isinstance(item, bool):
+                raise ValueError('opts: %r is not a single argument; give a list of strings' % (item,))
+            args.append(str(item))
+        return args
+    raise ValueError('opts: give a string such as "-m 1 -E lazy_itable_init=0" or a list of arguments, not a %s'
+                     % type(opts).__name__)
+
+
+def label_problem(fstype, label):
+    """Why ``label`` cannot be the label of a ``fstype`` file system, or None."""
+    if label == '':
+        return 'the label is empty; leave label out to keep the current one'
+    if any(ord(char) < 0x20 or ord(char) > 0x7e for char in label):
+        return 'labels are limited to printable ASCII characters (blkid reports others escaped)'
+    limit = LABEL_MAX_BYTES[fstype]
+    if len(label.encode('utf-8')) > limit:
+        return '%s labels are at most %d characters; %r has %d' % (fstype, limit, label, len(label))
+    if fstype == 'vfat':
+        bad = sorted(set(char for char in label if char in VFAT_LABEL_FORBIDDEN))
+        if bad:
+            return 'vfat labels cannot contain %s' % ' '.join(bad)
+    return None
+
+
+def normalize_uuid(fstype, uuid):
+    """``uuid`` in the form blkid reports it for ``fstype``; ValueError when it is not one."""
+    text = str(uuid).strip()
+    if fstype == 'vfat':
+        match = _VFAT_ID_RE.match(text.upper())
+        if not match:
+            raise ValueError('vfat has a volume ID of 8 hexadecimal digits, such as 1A2B-3C4D')
+        return '%s-%s' % match.groups()
+    if not _UUID_RE.match(text.lower()):
+        raise ValueError('give a UUID such as 0b7e0ef0-1a51-4c47-9d4e-6c1d0a3e4b2f (for example from the '
+                         'to_uuid filter)')
+    return text.lower()
+
+
+def opts_conflict(args, flags):
+    """The first argument of ``args`` that gives one of ``flags`` (``-X value``, ``-Xvalue``, ``--long=value``).
+
+    ``-m`` (mkfs.xfs metadata options) only counts when its value sets ``uuid=``.
+    """
+    for index, arg in enumerate(args):
+        for flag in flags:
+            if arg == flag:
+                value = args[index + 1] if index + 1 < len(args) else ''
+            elif flag.startswith('--') and arg.startswith(flag + '='):
+                value = arg[len(flag) + 1:]
+            elif not flag.startswith('--') and arg.startswith(flag) and not arg.startswith('--'):
+                value = arg[len(flag):]
+            else:
+                continue
+            if flag == '-m' and 'uuid=' not in value:
+                continue
+            return arg
+    return None
+
+
+# -- command lines -------------------------------------------------------------
+
+def probe_argv(blkid, dev):
+    return [blkid, '-p', '-o', 'export', '--', dev]
+
+
+def signatures_argv(wipefs, dev):
+    return [wipefs, '--no-act', '--json', '--output', 'DEVICE,OFFSET,TYPE,USAGE,UUID,LABEL', '--', dev]
+
+
+def wipe_argv(wipefs, dev, partition_table=False):
+    """``wipefs --all``; ``--force`` is needed (and only given) to erase a partition table in an image file."""
+    argv = [wipefs, '--all']
+    if partition_table:
+        argv.append('--force')
+    return argv + ['--', dev]
+
+
+def mkfs_argv(tool, fstype, dev, label=None, uuid=None, opts=(), regular_file=False):
+    """The mkfs command line; ``opts`` come last before the device, so that they can override defaults.
+
+    mke2fs discards (punches holes into) an image file by default, which
+    would undo its preallocation; ``-E nodiscard`` keeps it. An ``-E`` in
+    ``opts`` replaces it, as mke2fs keeps the last one.
+    """
+    argv = [tool]
+    if fstype in EXT_TYPES:
+        if regular_file:
+            argv += ['-E', 'nodiscard']
+        if label is not None:
+            argv += ['-L', label]
+        if uuid is not None:
+            argv += ['-U', uuid]
+    elif fstype == 'xfs':
+        if label is not None:
+            argv += ['-L', label]
+        if uuid is not None:
+            argv += ['-m', 'uuid=%s' % uuid]
+    elif fstype == 'btrfs':
+        if label is not None:
+            argv += ['-L', label]
+        if uuid is not None:
+            argv += ['-U', uuid]
+    elif fstype == 'vfat':
+        if label is not None:
+            argv += ['-n', label]
+        if uuid is not None:
+            argv += ['-i', uuid.replace('-', '')]
+    elif fstype == 'swap':
+        if label is not None:
+            argv += ['-L', label]
+        if uuid is not None:
+            argv += ['-U', uuid]
+    else:
+        raise ValueError('unsupported file system type %r' % fstype)
+    return argv + list(opts) + ['--', dev]
+
+
+def relabel_argvs(tools, fstype, dev, label=None, uuid=None):
+    """Command lines that set the label and/or UUID of an existing, unmounted file system, in order.
+
+    ``tools`` maps a tool name to its path. XFS is changed with xfs_db as
+    xfs_admin does, without xfs_admin's shell wrapper, which breaks on paths
+    with spaces.
+    """
+    if label is None and uuid is None:
+        return []
+    if fstype in EXT_TYPES:
+        argv = [tools('tune2fs')]
+        if label is not None:
+            argv += ['-L', label]
+        if uuid is not None:
+            argv += ['-U', uuid]
+        return [argv + ['--', dev]]
+    if fstype == 'xfs':
+        argv = [tools('xfs_db'), '-x', '-p', 'xfs_admin']
+        if label is not None:
+            argv += ['-c', 'label %s' % label]
+        if uuid is not None:
+            argv += ['-c', 'uuid %s' % uuid]
+        return [argv + ['--', dev]]
+    if fstype == 'btrfs':
+        if uuid is not None:
+            raise ValueError('the UUID of an existing btrfs file system is not changed by this module')
+        return [[tools('btrfs'), 'filesystem', 'label', '--', dev, label]]
+    if fstype == 'vfat':
+        argvs = []
+        if label is not None:
+            argvs.append([tools('fatlabel'), '--', dev, label])
+        if uuid is not None:
+            argvs.append([tools('fatlabel'), '-i', '--', dev, uuid.replace('-', '')])
+        return argvs
+    if fstype == 'swap':
+        argv = [tools('swaplabel')]
+        if label is not None:
+            argv += ['-L', label]
+        if uuid is not None:
+            argv += ['-U', uuid]
+        return [argv + ['--', dev]]
+    raise ValueError('unsupported file system type %r' % fstype)
+
+
+def ext_info_argv(dumpe2fs, dev):
+    return [dumpe2fs, '-h', '--', dev]
+
+
+def resize_ext_argv(resize2fs, dev):
+    return [resize2fs, '--', dev]
+
+
+def loop_devices_argv(losetup, path):
+    return [losetup, '--list', '--noheadings', '--raw', '--output', 'NAME', '--associated', path]
+
+
+# -- parsing ---------------------------------------------------------------------
+
+_EXPORT_ESCAPE = re.compile(r'\\(.)')
+
+
+def parse_blkid_export(text):
+    """``KEY=value`` lines of ``blkid -o export`` as a dict; blkid's backslash escapes are undone."""
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition('=')
+        if not sep or not key:
+            continue
+        fields[key] = _EXPORT_ESCAPE.sub(lambda match: match.group(1), value)
+    return fields
+
+
+class Probe:
+    """What ``blkid -p`` found on a device."""
+
+    def __init__(self, fields=None, ambivalent=False):
+        self.fields = dict(fields or {})
+        self.ambivalent = ambivalent
+
+    @property
+    def type(self):
+        return self.fields.get('TYPE')
+
+    @property
+    def label(self):
+        return self.fields.get('LABEL')
+
+    @property
+    def uuid(self):
+        return self.fields.get('UUID')
+
+    @property
+    def usage(self):
+        return self.fields.get('USAGE')
+
+    @property
+    def pttype(self):
+        return self.fields.get('PTTYPE')
+
+    @property
+    def empty(self):
+        return not self.ambivalent and not self.type and not self.pttype
+
+    def holds_only(self, fstype):
+        """Whether the device carries a ``fstype`` file system and nothing else blkid sees."""
+        return not self.ambivalent and self.type == fstype and not self.pttype
+
+    def describe(self):
+        if self.ambivalent:
+            return 'several signatures (blkid cannot tell which one is in use)'
+        parts = []
+        if self.type == 'swap':
+            parts.append('a swap area')
+        elif self.type and self.usage == 'filesystem':
+            parts.append('%s %s file system' % ('an' if self.type[0] in 'aeiox' else 'a', self.type))
+        elif self.type:
+            parts.append('a %s signature (usage: %s)' % (self.type, self.usage or 'unknown'))
+        if parts and self.label:
+            parts[0] += ' labelled %r' % self.label
+        if self.pttype:
+            parts.append('a %s partition table' % self.pttype)
+        return ' and '.join(parts) or 'nothing'
+
+
+def parse_signatures(text):
+    """Signatures listed by ``wipefs --no-act --json``: dicts with offset, type, usage, uuid and label."""
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        raise FsError('wipefs printed output that is not JSON: %s' % _last_line(text))
+    signatures = []
+    for entry in data.get('signatures') or []:
+        signatures.append(dict((key, entry.get(key)) for key in ('offset', 'type', 'usage', 'uuid', 'label')))
+    return signatures
+
+
+def describe_signatures(signatures):
+    return ', '.join('%s at offset %s' % (entry['type'], entry['offset']) for entry in signatures) or 'none'
+
+
+def parse_dumpe2fs(text):
+    """``Key: value`` lines of ``dumpe2fs -h`` as a dict of stripped strings."""
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(':')
+        if sep and key and not key.startswith(' '):
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def _has_superblock_backup(group, sparse_super):
+    if group in (0, 1) or not sparse_super:
+        return True
+    for base in (3, 5, 7):
+        power = base
+        while power < group:
+            power *= base
+        if power == group:
+            return True
+    return False
+
+
+class ExtGeometry:
+    """The fields of an ext2/3/4 superblock that decide whether resize2fs can grow it."""
+
+    def __init__(self, fields):
+        try:
+            self.block_size = int(fields['Block size'])
+            self.block_count = int(fields['Block count'])
+            self.first_block = int(fields.get('First block', '0'))
+            self.blocks_per_group = int(fields['Blocks per group'])
+            self.inode_blocks_per_group = int(fields['Inode blocks per group'])
+        except (KeyError, ValueError) as exc:
+            raise FsError('dumpe2fs did not report the ext superblock field %s' % exc)
+        self.features = set(fields.get('Filesystem features', '').split())
+        self.reserved_gdt = int(fields.get('Reserved GDT blocks', '0') or 0)
+        self.desc_size = int(fields.get('Group descriptor size', '32') or 32)
+        cluster = fields.get('Cluster size')
+        self.cluster_blocks = max(1, int(cluster) // self.block_size) if cluster else 1
+        self.state = fields.get('Filesystem state', '')
+        self.last_mount = fields.get('Last mount time', 'n/a')
+        self.last_checked = fields.get('Last checked', 'n/a')
+
+    @property
+    def size(self):
+        return self.block_count * self.block_size
+
+    def grown_block_count(self, device_size, page_size=4096):
+        """The block count resize2fs gives the file system on a device of ``device_size`` bytes.
+
+        resize2fs takes the device size in blocks, rounded down to whole
+        pages (and clusters), and leaves out a last block group too small
+        for its own bookkeeping (inode table, bitmaps, superblock backup)
+        plus 50 blocks. Layouts where that bookkeeping is placed otherwise
+        (meta_bg, sparse_super2) use the plain rounded size, which may
+        overestimate by that last group.
+        """
+        blocks = device_size // self.block_size
+        if page_size > self.block_size:
+            blocks -= blocks % (page_size // self.block_size)
+        if self.cluster_blocks > 1:
+            blocks -= blocks % self.cluster_blocks
+        if '64bit' not in self.features and blocks >= 2 ** 32:
+            blocks = 2 ** 32 - 1
+        if blocks <= self.block_count or self.features & {'meta_bg', 'sparse_super2'}:
+            return blocks
+        per_group = self.blocks_per_group
+        groups = -(-(blocks - self.first_block) // per_group)
+        remainder = (blocks - self.first_block) % per_group
+        overhead = 2 + self.inode_blocks_per_group
+        if _has_superblock_backup(groups - 1, 'sparse_super' in self.features):
+            descs_per_block = self.block_size // self.desc_size
+            overhead += 1 + -(-groups // descs_per_block) + self.reserved_gdt
+        if remainder and groups > 1 and remainder < overhead + 50:
+            blocks -= remainder
+        return blocks
+
+    def needs_check(self):
+        """Why resize2fs would ask for ``e2fsck -f`` first on the unmounted file system, or None."""
+        if self.state != 'clean':
+            return 'its state is "%s"' % self.state
+        mounted, checked = _ctime(self.last_mount), _ctime(self.last_checked)
+        if mounted is not None and (checked is None or mounted > checked):
+            return 'it was mounted (%s) after its last check (%s)' % (self.last_mount, self.last_checked)
+        return None
+
+
+def _ctime(text):
+    if not text or text == 'n/a':
+        return None
+    try:
+        return time.mktime(time.strptime(text, '%a %b %d %H:%M:%S %Y'))
+    except (ValueError, OverflowError):
+        return None
+
+
+class SwapHeader:
+    """The header of a Linux swap area (version 1), read in pure Python."""
+
+    def __init__(self, page_size, last_page, version):
+        self.page_size = page_size
+        self.last_page = last_page
+        self.version = version
+
+    @property
+    def size(self):
+        """Bytes the swap area covers, its header page included."""
+        return (self.last_page + 1) * self.page_size
+
+
+def read_swap_header(path):
+    """The swap header of ``path``, or None when there is no version 1 swap area at its start."""
+    with open(path, 'rb') as handle:
+        head = handle.read(65536)
+    for page_size in (4096, 8192, 16384, 65536):
+        if head[page_size - len(SWAP_MAGIC):page_size] == SWAP_MAGIC:
+            for order in ('<', '>'):
+                version, last_page = struct.unpack(order + 'II', head[1024:1032])
+                if version == 1:
+                    return SwapHeader(page_size, last_page, version)
+            return None
+    return None
+
+
+# -- sizes and users --------------------------------------------------------------
+
+def device_size(path):
+    """Size in bytes of a regular file or a block device."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+    try:
+        return os.lseek(fd, 0, os.SEEK_END)
+    finally:
+        os.close(fd)
+
+
+def _unescape_octal(field):
+    return re.sub(r'\\([0-7]{3})', lambda match: chr(int(match.group(1), 8)), field)
+
+
+def active_swaps(swaps=PROC_SWAPS):
+    """Paths of the active swap areas (files and devices)."""
+    try:
+        with open(swaps, encoding='utf-8', errors='surrogateescape') as handle:
+            lines = handle.read().splitlines()[1:]
+    except OSError:
+        return []
+    return [_unescape_octal(line.split()[0]) for line in lines if line.split()]
+
+
+def _rdev_of(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_rdev if stat.S_ISBLK(st.st_mode) else None
+
+
+def partitions_of(rdev, sys_dev_block=SYS_DEV_BLOCK):
+    """Device numbers of the partitions of the block device ``rdev`` (from sysfs)."""
+    base = os.path.join(sys_dev_block, '%d:%d' % (os.major(rdev), os.minor(rdev)))
+    found = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return found
+    for name in sorted(names):
+        if not os.path.exists(os.path.join(base, name, 'partition')):
+            continue
+        try:
+            with open(os.path.join(base, name, 'dev'), encoding='ascii') as handle:
+                major, minor = handle.read().strip().split(':')
+        except (OSError, ValueError):
+            continue
+        found.append(os.makedev(int(major), int(minor)))
+    return found
+
+
+def holders_of(rdev, sys_dev_block=SYS_DEV_BLOCK):
+    """Names of the devices (device mapper, md) built on the block device ``rdev``."""
+    try:
+        return sorted(os.listdir(os.path.join(sys_dev_block, '%d:%d' % (os.major(rdev), os.minor(rdev)), 'holders')))
+    except OSError:
+        return []
+
+
+def mount_points_of(rdevs, mountinfo=MOUNTINFO):
+    """Mount points of the file systems on any of the block devices ``rdevs``.
+
+    A mount matches by its device number, or by its source when that is a
+    block device (btrfs mounts carry an anonymous device number).
+    """
+    wanted = set(rdevs)
+    try:
+        with open(mountinfo, encoding='utf-8', errors='surrogateescape') as handle:
+            entries = parse_mountinfo(handle.read())
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        try:
+            major, minor = (int(part) for part in entry['dev'].split(':'))
+            number = os.makedev(major, minor)
+        except ValueError:
+            number = None
+        source = _rdev_of(entry['device']) if entry['device'].startswith('/') else None
+        if number in wanted or source in wanted:
+            found.append(entry['mount_point'])
+    return found
+
+
+def exclusively_busy(path):
+    """Whether the kernel refuses an exclusive open of the block device ``path`` (mounted, swap, held)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0))
+    except OSError as exc:
+        if exc.errno == errno.EBUSY:
+            return True
+        raise
+    os.close(fd)
+    return False
+
+
+# qemu takes open file description locks on bytes 100 to 299 of every image
+# (and device) it opens: a shared lock per permission it uses or does not share.
+QEMU_LOCK_START = 100
+QEMU_LOCK_LENGTH = 200
+F_OFD_GETLK = getattr(fcntl, 'F_OFD_GETLK', 36)
+_FLOCK = 'hhqqi4x'  # struct flock on 64-bit Linux: type, whence, start, len, pid
+
+
+def qemu_lock_held(path):
+    """Whether a process holds qemu's image locks on ``path`` (a running VM, qemu-nbd, qemu-img).
+
+    Asks the kernel whether a write lock on qemu's lock bytes would conflict
+    (F_OFD_GETLK), which takes no lock. False where the kernel cannot tell.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+    try:
+        request = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, QEMU_LOCK_START, QEMU_LOCK_LENGTH, 0)
+        try:
+            answer = fcntl.fcntl(fd, F_OFD_GETLK, request)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                return False
+            raise
+        return struct.unpack(_FLOCK, answer)[0] != fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+
+
+class DeviceLock:
+    """An exclusive BSD lock on a block device node, the convention udev and systemd honour."""
+
+    def __init__(self, path, timeout=60.0, poll_interval=0.2):
+        self.path = path
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self._fd = None
+
+    def __enter__(self):
+        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) or time.monotonic() >= deadline:
+                    os.close(self._fd)
+                    self._fd = None
+                    raise FsError('Cannot lock %s: another process holds its lock (%s) for more than %d s.'
+                                  % (self.path, exc.strerror, self.timeout))
+                time.sleep(self.poll_interval)
+
+    def __exit__(self, *exc_info):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        return False
+
+
+# -- running -----------------------------------------------------------------------
+
+class FsTools:
+    """Finds and runs the tools of one module run.
+
+    ``runner`` is called as ``runner(argv, limits)`` and returns a
+    CommandResult (tests replace it); ``which`` maps a tool name to its path
+    (``module.get_bin_path(name, required=True)`` by default, so only the
+    tools a run really needs are required).
+    """
+
+    def __init__(self, module=None, runner=None, which=None, mountinfo=MOUNTINFO, swaps=PROC_SWAPS,
+                 sys_dev_block=SYS_DEV_BLOCK):
+        self.runner = runner or run_command
+        self._which = which or (lambda name: module.get_bin_path(name, required=True))
+        self._paths = {}
+        self.mountinfo = mountinfo
+        self.swaps = swaps
+        self.sys_dev_block = sys_dev_block
+
+    def __call__(self, name):
+        """The path of the tool ``name``."""
+        if name not in self._paths:
+            self._paths[name] = self._which(name)
+        return self._paths[name]
+
+    def run(self, argv, what, ok=(0,)):
+        result = self.runner(argv, None)
+        if result.rc not in ok:
+            raise FsError('%s failed (rc=%s): %s' % (what, result.rc, _last_line(result.stderr)),
+                          cmd=result.cmd, rc=result.rc, stdout=result.stdout, stderr=result.stderr)
+        return result
+
+    # -- probes --
+
+    def probe(self, dev):
+        result = self.run(probe_argv(self('blkid'), dev), 'blkid (probing %s)' % dev,
+                          ok=(0, BLKID_NOTHING, BLKID_AMBIVALENT))
+        if result.rc == BLKID_NOTHING:
+            return Probe()
+        if result.rc == BLKID_AMBIVALENT:
+            return Probe(ambivalent=True)
+        return Probe(parse_blkid_export(result.stdout))
+
+    def signatures(self, dev):
+        result = self.run(signatures_argv(self('wipefs'), dev), 'wipefs --no-act (listing the signatures of %s)' % dev)
+        return parse_signatures(result.stdout)
+
+    def ext_geometry(self, dev):
+        result = self.run(ext_info_argv(self('dumpe2fs'), dev), 'dumpe2fs (reading the superblock of %s)' % dev)
+        return ExtGeometry(parse_dumpe2fs(result.stdout))
+
+    def loop_devices(self, path):
+        result = self.run(loop_devices_argv(self('losetup'), path), 'losetup (finding loop devices on %s)' % path)
+        return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+    # -- users --
+
+    def block_device_users(self, path):
+        """Why the block device ``path`` is in use: a list of reasons, empty when it is free."""
+        rdev = os.stat(path).st_rdev
+        rdevs = [rdev] + partitions_of(rdev, self.sys_dev_block)
+        reasons = ['mounted on %s' % point for point in mount_points_of(rdevs, self.mountinfo)]
+        for swap in active_swaps(self.swaps):
+            if _rdev_of(swap) in rdevs:
+                reasons.append('an active swap area (%s)' % swap)
+        holders = holders_of(rdev, self.sys_dev_block)
+        if holders:
+            reasons.append('held by %s' % ', '.join(holders))
+        if not reasons and exclusively_busy(path):
+            reasons.append('busy: the kernel refuses to open it exclusively')
+        if qemu_lock_held(path):
+            reasons.append(QEMU_USER)
+        return reasons
+
+    def file_users(self, path):
+        """Why the image file ``path`` is in use (an active swap file, a loop device in use)."""
+        reasons = []
+        st = os.stat(path)
+        for swap in active_swaps(self.swaps):
+            try:
+                other = os.stat(swap)
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                reasons.append('an active swap file')
+        if qemu_lock_held(path):
+            reasons.append(QEMU_USER)
+        for loop in self.loop_devices(path):
+            for reason in self.block_device_users(loop):
+                reasons.append('attached to %s, which is %s' % (loop, reason))
+        return reasons

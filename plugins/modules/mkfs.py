@@ -1,0 +1,615 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: mkfs
+short_description: Make file systems and swap areas on raw images and block devices
+version_added: 0.1.0
+description:
+  - Makes sure a raw image file or a block device carries a file system (or a swap area) of a given type, as Nova
+    does for ephemeral disks and swap disks, or carries no signature at all.
+  - What is on O(dev) is read with C(blkid -p) (libblkid's low-level probe, without its cache) and C(wipefs --no-act),
+    never guessed. The header magic of an image file is read too, so that a qcow2 (or any other non-raw) image is
+    never formatted.
+  - A file system of the requested type is left alone; a different O(label) or O(uuid) is set on it with the file
+    system's own tool. Anything else on O(dev) (another file system, a partition table, several signatures) makes the
+    task fail, naming what was found, unless O(force=true).
+  - Nothing is written to a device or image that is in use (mounted, an active swap area, held by device mapper or
+    md, open in a qemu process such as a running virtual machine, or an image file attached to a loop device that
+    is), even with O(force=true).
+  - The argument names, aliases and most of the semantics are those of the C(community.general.filesystem) module, so
+    a task can switch by changing the module name. The differences, all on the side of safety or idempotence, are
+    listed in the notes.
+  - Tasks on the same image file wait for each other on a lock file beside it; on a block device they take an
+    exclusive lock on the device node, which udev honours.
+author:
+  - hypervisor.images contributors (@hypervisor-images)
+requirements:
+  - C(blkid) and C(wipefs) (util-linux) and C(losetup) (Debian package C(mount)) on the managed host.
+  - The tools of the file system type, only when they are needed. C(mkfs.ext2), C(mkfs.ext3), C(mkfs.ext4), C(tune2fs),
+    C(dumpe2fs) and C(resize2fs) (e2fsprogs); C(mkfs.xfs) and C(xfs_db) (xfsprogs); C(mkfs.btrfs) and C(btrfs)
+    (btrfs-progs); C(mkfs.vfat) and C(fatlabel) (dosfstools); C(mkswap) and C(swaplabel) (util-linux).
+extends_documentation_fragment:
+  - hypervisor.images.attributes
+  - hypervisor.images.attributes.actiongroup_images
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the file system type, label and UUID before and after, the signatures that were found when
+        something else than the requested file system was there, and the file system size with O(resizefs=true).
+options:
+  dev:
+    description:
+      - Path of a raw image file or of a block device on the managed host.
+      - A missing file is not created; the task fails. Create the raw image first with
+        M(hypervisor.images.qemu_image) (O(hypervisor.images.qemu_image#module:format=raw)).
+      - An image file whose header declares another format than raw (qcow2, vmdk, ...) is refused, even with
+        O(force=true), since mkfs would overwrite the image header and destroy the image.
+      - A directory or a character device is refused.
+    type: path
+    required: true
+    aliases: [path, device]
+  fstype:
+    description:
+      - Type of the file system to make. V(swap) makes a swap area with C(mkswap).
+      - Required with O(state=present); ignored with O(state=absent).
+    type: str
+    choices: [ext2, ext3, ext4, xfs, btrfs, vfat, swap]
+    aliases: [type]
+  force:
+    description:
+      - Allow replacing what O(dev) carries (another file system, a partition table, several signatures) by a new file
+        system of type O(fstype). Its signatures are erased with C(wipefs --all) first, then the file system is made;
+        the data on O(dev) is lost.
+      - A file system of type O(fstype) that is already there is kept even with O(force=true), so the task stays
+        idempotent. To make it anew, wipe it first with O(state=absent).
+      - O(force) never allows writing to a device or image in use, nor formatting an image that is not raw.
+    type: bool
+    default: false
+  opts:
+    description:
+      - Extra arguments for the mkfs command, as a string split as a shell would split it (without running one), or
+        as a list of arguments. They come after the module's own arguments, just before the device.
+      - They are only used when a file system is made.
+      - Do not set the label or the UUID here as well as in O(label) or O(uuid); the task fails when both are given.
+    type: raw
+  label:
+    description:
+      - Label of the file system (C(-L) for most mkfs commands, C(-n) for C(mkfs.vfat)).
+      - An existing file system of type O(fstype) with another label is relabelled with C(tune2fs) (ext2, ext3, ext4),
+        C(xfs_db) as C(xfs_admin) runs it (xfs), C(btrfs filesystem label), C(fatlabel) or C(swaplabel), while it is
+        not in use.
+      - Printable ASCII only. At most 16 characters for ext2, ext3 and ext4, 12 for xfs, 255 for btrfs, 11 for vfat
+        (not any of C(*?.,;:/\|+=<>[]")), 15 for swap. An existing xfs file system is only relabelled to a label without
+        spaces or quotes.
+      - When omitted, the label of an existing file system is left as it is.
+    type: str
+  uuid:
+    description:
+      - UUID of the file system, such as V(0b7e0ef0-1a51-4c47-9d4e-6c1d0a3e4b2f); for vfat, a volume ID of 8
+        hexadecimal digits such as V(1A2B-3C4D).
+      - It is given to mkfs when the file system is made. An existing file system of type O(fstype) with another UUID
+        gets this one with C(tune2fs -U) (ext2, ext3, ext4), C(xfs_db) as C(xfs_admin -U) runs it (xfs),
+        C(fatlabel -i) (vfat) or C(swaplabel -U) (swap) while it is not in use. The UUID of an existing btrfs file
+        system is not changed; the task fails instead.
+      - Unlike C(community.general.filesystem), the special values V(random), V(generate), V(time), V(clear) and
+        V(nil) are refused, since they would give the file system a new UUID on every run.
+      - When omitted, a new file system gets a random UUID and the UUID of an existing one is left as it is.
+      - Mutually exclusive with O(resizefs).
+    type: str
+  resizefs:
+    description:
+      - Grow an existing file system of type O(fstype) to fill O(dev), for example after its raw image was grown with
+        M(hypervisor.images.qemu_image). Nothing is done when it already fills O(dev).
+      - Supported for ext2, ext3 and ext4 (C(resize2fs), unmounted) and for swap (C(mkswap) again over the whole of
+        O(dev), keeping the UUID and the label, unless O(uuid) or O(label) ask for others).
+      - For xfs, btrfs and vfat the task fails when the file system exists; xfs and btrfs grow only while mounted
+        (C(xfs_growfs), C(btrfs filesystem resize max) on the mount point).
+      - resize2fs refuses to grow an unmounted file system that was mounted since its last check; the task then fails
+        and asks for C(e2fsck -f) first.
+      - Mutually exclusive with O(uuid).
+    type: bool
+    default: false
+  state:
+    description:
+      - V(present) makes the file system, or adjusts the label, UUID and size of an existing one.
+      - V(absent) erases every signature on O(dev) (file systems, swap areas, partition tables) with
+        C(wipefs --all); the data stays but can no longer be found by its signatures. Nothing happens when there
+        is none, or when O(dev) does not exist.
+      - With O(state=absent), the options other than O(dev) are ignored.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - mkfs writes in place, on O(dev) itself; an interrupted run can leave a half-made file system, which the next run
+    reports as such (or cannot recognise). This is unlike the modules that produce whole image files atomically.
+  - An image or device open in a qemu process (a running virtual machine, qemu-nbd, qemu-img) is found by the image
+    locks qemu holds on it. A virtual machine started with image locking off (C(file.locking=off)) is not detected.
+  - C(mkfs.ext2), C(mkfs.ext3) and C(mkfs.ext4) get C(-E nodiscard) for image files, so that the blocks of a
+    preallocated image stay allocated (mke2fs would otherwise punch holes into it). An C(-E) in O(opts) replaces it.
+  - "Differences from C(community.general.filesystem): O(force=true) does not remake a file system of the requested
+    type on every run; O(uuid) takes UUIDs only and is idempotent; O(label) is an addition; mounted or otherwise used
+    devices are never written; non-raw images are never formatted; O(resizefs) covers ext2, ext3, ext4 and swap on
+    unmounted devices; the types ext4dev, f2fs, lvm, ocfs2, reiserfs, bcachefs and ufs are not offered."
+  - Check mode decides everything as a real run does, but cannot foresee a failure of the tool itself, such as a
+    device too small for the file system (xfs needs 300 MiB, btrfs about 110 MiB).
+seealso:
+  - module: hypervisor.images.qemu_image
+  - module: hypervisor.images.qemu_image_info
+  - name: community.general.filesystem
+    description: The module whose arguments this one takes.
+    link: https://docs.ansible.com/ansible/latest/collections/community/general/filesystem_module.html
+'''
+
+EXAMPLES = r'''
+- name: Create a 20 GiB raw ephemeral disk
+  hypervisor.images.qemu_image:
+    path: /var/lib/nova/instances/0b7e/disk.eph0
+    format: raw
+    size: 20G
+
+- name: Make an ext4 file system on it, labelled as Nova labels ephemeral disks
+  hypervisor.images.mkfs:
+    dev: /var/lib/nova/instances/0b7e/disk.eph0
+    fstype: ext4
+    label: ephemeral0
+
+- name: Make a swap area on a raw swap disk
+  hypervisor.images.mkfs:
+    dev: /var/lib/nova/instances/0b7e/disk.swap
+    fstype: swap
+    label: swap0
+
+- name: Make an XFS file system with a fixed UUID and extra mkfs.xfs options
+  hypervisor.images.mkfs:
+    dev: /dev/vg0/scratch
+    fstype: xfs
+    uuid: 0b7e0ef0-1a51-4c47-9d4e-6c1d0a3e4b2f
+    opts: -m reflink=1 -i maxpct=10
+
+- name: Grow the ephemeral disk, then its file system
+  block:
+    - name: Grow the raw image
+      hypervisor.images.qemu_image:
+        path: /var/lib/nova/instances/0b7e/disk.eph0
+        format: raw
+        size: 40G
+
+    - name: Grow the ext4 file system into it
+      hypervisor.images.mkfs:
+        dev: /var/lib/nova/instances/0b7e/disk.eph0
+        fstype: ext4
+        resizefs: true
+
+- name: Replace whatever the disk carries by a vfat file system (its data is lost)
+  hypervisor.images.mkfs:
+    dev: /var/lib/nova/instances/0b7e/disk.config
+    fstype: vfat
+    label: config-2
+    force: true
+
+- name: Erase every signature on a disk
+  hypervisor.images.mkfs:
+    dev: /var/lib/nova/instances/0b7e/disk.eph0
+    state: absent
+'''
+
+RETURN = r'''
+dev:
+  description: Absolute path of the image file or device.
+  returned: always
+  type: str
+  sample: /var/lib/nova/instances/0b7e/disk.eph0
+fstype:
+  description: Type of the file system on O(dev) afterwards (predicted in check mode); V(null) when there is none.
+  returned: always
+  type: str
+  sample: ext4
+label:
+  description: Label of the file system, as blkid reports it; V(null) when it has none.
+  returned: always
+  type: str
+  sample: ephemeral0
+uuid:
+  description:
+    - UUID of the file system (for vfat its volume ID), as blkid reports it.
+    - V(null) when there is none, and in check mode when a new file system would get a random one.
+  returned: always
+  type: str
+  sample: 0b7e0ef0-1a51-4c47-9d4e-6c1d0a3e4b2f
+size:
+  description: Size of the image file or device in bytes; V(null) when O(dev) does not exist.
+  returned: always
+  type: int
+  sample: 21474836480
+fs_size:
+  description: Size of the file system (for swap, of the swap area) in bytes, afterwards (predicted in check mode).
+  returned: when O(resizefs=true) and an existing ext2, ext3, ext4 or swap file system was found
+  type: int
+  sample: 21474836480
+cmd:
+  description: The last command that ran (or would run in check mode) to change O(dev), as an argv list.
+  returned: when a command ran or would run
+  type: list
+  elements: str
+  sample: [/usr/sbin/mkfs.ext4, -E, nodiscard, -L, ephemeral0, --, /var/lib/nova/instances/0b7e/disk.eph0]
+commands:
+  description: Every command that ran (or would run in check mode) to change O(dev), in order, as argv lists.
+  returned: when a command ran or would run
+  type: list
+  elements: list
+  sample: [[/usr/sbin/wipefs, --all, --, /srv/disk.raw], [/usr/sbin/mkfs.vfat, -n, CONFIG, --, /srv/disk.raw]]
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hypervisor.images.plugins.module_utils._common import ImageTask
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE, FILE, MISSING, path_kind
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import InspectError, detect_format
+from ansible_collections.hypervisor.images.plugins.module_utils._mkfs import (
+    EXT_TYPES,
+    FSTYPES,
+    LABEL_FLAGS,
+    MKFS_TOOLS,
+    UUID_CHANGEABLE,
+    UUID_FLAGS,
+    DeviceLock,
+    FsError,
+    FsTools,
+    describe_signatures,
+    device_size,
+    label_problem,
+    mkfs_argv,
+    normalize_uuid,
+    opts_conflict,
+    read_swap_header,
+    relabel_argvs,
+    resize_ext_argv,
+    split_opts,
+    wipe_argv,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
+
+SPECIAL_UUIDS = ('random', 'generate', 'time', 'clear', 'nil')
+
+
+class Mkfs(ImageTask):
+
+    device_hint = 'give a raw image file or a block device'
+
+    def __init__(self, module):
+        super(Mkfs, self).__init__(module, module.params['dev'])
+        self.tools = FsTools(module)
+        self.fstype = self.params['fstype']
+        self.label = self.params['label']
+        self.uuid = None
+        self.opts = []
+        self.kind = None
+        self.result.update({'dev': self.path, 'fstype': None, 'label': None, 'uuid': None, 'size': None})
+
+    # -- parameters and preflight ------------------------------------------
+
+    def validate(self):
+        if self.params['state'] == 'absent':
+            return  # the other options are ignored, as community.general.filesystem does
+        try:
+            self.opts = split_opts(self.params['opts'])
+        except ValueError as exc:
+            self.fail(str(exc))
+        if self.label is not None:
+            problem = label_problem(self.fstype, self.label)
+            if problem:
+                self.fail('label: %s.' % problem)
+            flag = opts_conflict(self.opts, LABEL_FLAGS[self.fstype])
+            if flag:
+                self.fail('The label is given twice, as label and in opts (%s); give it once, as label.' % flag)
+        if self.params['uuid'] is not None:
+            self.uuid = self.parse_uuid(self.params['uuid'])
+            flag = opts_conflict(self.opts, UUID_FLAGS[self.fstype])
+            if flag:
+                self.fail('The UUID is given twice, as uuid and in opts (%s); give it once, as uuid.' % flag)
+
+    def parse_uuid(self, value):
+        if str(value).strip().lower() in SPECIAL_UUIDS:
+            self.fail('uuid: %r is not a UUID. This module sets a given UUID once and then leaves it alone; a special '
+                      'value would give the file system a new UUID on every run. Give a UUID, for example one made '
+                      'with the to_uuid filter from a name, or one generated once and kept in a variable.' % value)
+        try:
+            return normalize_uuid(self.fstype, value)
+        except ValueError as exc:
+            self.fail('uuid: %r is not a valid %s UUID: %s.' % (value, self.fstype, exc))
+
+    def preflight(self):
+        kind = path_kind(self.path)
+        if kind == MISSING:
+            if self.params['state'] == 'present':
+                self.fail('%s does not exist. mkfs does not create image files: create a raw image first with '
+                          'hypervisor.images.qemu_image (format: raw, size: ...), or give the path of a block device.'
+                          % self.path)
+            return kind
+        if kind not in (FILE, BLOCK_DEVICE):
+            self.fail('%s is a %s, not a raw image file or a block device.' % (self.path, kind))
+        return kind
+
+    def needs_lock(self, kind):
+        # Image files lock .NAME.lock beside them; block devices are locked in decide_and_act.
+        return kind == FILE
+
+    # -- the run -------------------------------------------------------------
+
+    def decide_and_act(self):
+        # Decided again under the lock: another task may have changed the path meanwhile.
+        self.kind = self.preflight()
+        if self.kind == MISSING:
+            self.diff['before'] = self.diff['after'] = {'fstype': None, 'label': None, 'uuid': None}
+            return
+        try:
+            if self.kind == BLOCK_DEVICE and not self.module.check_mode:
+                with DeviceLock(self.path):
+                    self.decide()
+            else:
+                self.decide()
+        except FsError as exc:
+            self.fail_from(exc)
+        except OSError as exc:
+            self.fail('Cannot read %s: %s.' % (self.path, exc.strerror or exc))
+
+    def decide(self):
+        self.refuse_non_raw()
+        self.result['size'] = device_size(self.path)
+        probe = self.tools.probe(self.path)
+        self.diff['before'] = self.facts_of(probe)
+        self.report_probe(probe)
+        if self.params['state'] == 'absent':
+            self.wipe(probe)
+        elif probe.holds_only(self.fstype):
+            self.update(probe)
+        elif probe.empty:
+            self.create()
+        else:
+            self.replace(probe)
+
+    def refuse_non_raw(self):
+        try:
+            found = detect_format(self.path)
+        except InspectError as exc:
+            self.fail(exc.msg)
+        if found == 'raw':
+            return
+        if self.params['state'] == 'absent':
+            self.fail('%s is a %s image (its header says so), not a raw image or a device; wipefs would not erase its '
+                      'header. To get rid of the image, remove it with hypervisor.images.qemu_image (state: absent).'
+                      % (self.path, found))
+        self.fail('%s is a %s image (its header says so), not a raw image or a device. mkfs would overwrite the image '
+                  'header and destroy the image, so this is refused even with force. Give the path of a raw image: '
+                  'create one with hypervisor.images.qemu_image (format: raw) or convert this one with '
+                  'hypervisor.images.image_convert (dest_format: raw).' % (self.path, found))
+
+    # -- state: present --------------------------------------------------------
+
+    def create(self, wipe=None):
+        """Make the file system on an empty device, or (with ``wipe``) after erasing its signatures."""
+        self.refuse_in_use('format')
+        tool = self.tools(MKFS_TOOLS[self.fstype])
+        argv = mkfs_argv(tool, self.fstype, self.path, label=self.label, uuid=self.uuid, opts=self.opts,
+                         regular_file=self.kind == FILE)
+        self.diff['after'] = {'fstype': self.fstype, 'label': self.label, 'uuid': self.uuid}
+        self.run_commands(([wipe] if wipe else []) + [argv], {'fstype': self.fstype, 'label': self.label,
+                                                              'uuid': self.uuid})
+
+    def replace(self, probe):
+        signatures = self.tools.signatures(self.path)
+        self.diff['before']['signatures'] = [entry['type'] for entry in signatures]
+        found = probe.describe()
+        if probe.ambivalent and signatures:
+            found = 'several signatures (%s); blkid cannot tell which one is in use' % ', '.join(
+                entry['type'] for entry in signatures)
+        if not self.params['force']:
+            self.fail('%s already carries %s, where %s was asked for. Set force: true to erase it and make %s (what it '
+                      'holds is lost), or give another dev.' % (self.path, found, self.wanted(), self.wanted('new')))
+        partition_table = any(entry.get('usage') == 'partition-table' for entry in signatures)
+        self.create(wipe=wipe_argv(self.tools('wipefs'), self.path, partition_table=partition_table))
+
+    def wanted(self, adjective=None):
+        words = ([adjective] if adjective else []) + [self.fstype, 'area' if self.fstype == 'swap' else 'file system']
+        return ('an ' if words[0][0] in 'aeiox' else 'a ') + ' '.join(words)
+
+    def update(self, probe):
+        """A file system of the right type is there: adjust its label, UUID and size."""
+        label = self.label if self.label is not None and self.label != probe.label else None
+        uuid = self.uuid if self.uuid is not None and self.uuid != self.current_uuid(probe) else None
+        if uuid is not None and self.fstype not in UUID_CHANGEABLE:
+            self.fail('The %s file system on %s has the UUID %s, not %s. This module gives a btrfs file system its UUID '
+                      'only when it makes it (btrfstune -U rewrites all its metadata): change it by hand while it is '
+                      'unmounted, or erase it with state: absent and make it again.'
+                      % (self.fstype, self.path, probe.uuid, uuid))
+        if label is not None and self.fstype == 'xfs' and any(char.isspace() or char in '"\'' for char in label):
+            self.fail('The xfs file system on %s is labelled %r; xfs_db cannot set a label with spaces or quotes (%r) on '
+                      'an existing file system. Choose another label, or erase it with state: absent and make it again '
+                      'with this label.' % (self.path, probe.label, label))
+        after = {'fstype': self.fstype, 'label': label if label is not None else probe.label,
+                 'uuid': uuid if uuid is not None else probe.uuid}
+        self.diff['after'] = dict(after)
+
+        resize = self.plan_resize(probe, label, uuid) if self.params['resizefs'] else None
+        if resize is not None and self.fstype == 'swap':
+            commands = [resize]  # mkswap sets the label and UUID too
+        else:
+            commands = relabel_argvs(self.tools, self.fstype, self.path, label=label, uuid=uuid)
+            if resize is not None:
+                commands.append(resize)
+        if not commands:
+            return
+        self.refuse_in_use('change')
+        self.run_commands(commands, after)
+
+    def current_uuid(self, probe):
+        try:
+            return normalize_uuid(self.fstype, probe.uuid) if probe.uuid else None
+        except ValueError:
+            return probe.uuid
+
+    def plan_resize(self, probe, label, uuid):
+        """The command that grows the file system into the device, or None when it already fills it."""
+        size = self.result['size']
+        if self.fstype in EXT_TYPES:
+            geometry = self.tools.ext_geometry(self.path)
+            self.set_fs_size(geometry.size)
+            if geometry.size > size:
+                self.fail('The %s file system on %s is %s, larger than the %s it is on: the image or device was shrunk '
+                          'under it and the file system is damaged. Grow %s back to at least %s.'
+                          % (self.fstype, self.path, human_and_bytes(geometry.size), human_and_bytes(size),
+                             self.path, human_and_bytes(geometry.size)))
+            target = geometry.grown_block_count(size, page_size=os.sysconf('SC_PAGE_SIZE'))
+            if target <= geometry.block_count:
+                return None
+            problem = geometry.needs_check()
+            if problem:
+                self.fail('resize2fs grows an unmounted ext file system only after a full check, and the one on %s '
+                          'needs one: %s. Run e2fsck -f %s first, then run this task again.'
+                          % (self.path, problem, self.path))
+            self.set_fs_size(target * geometry.block_size, after=True)
+            return resize_ext_argv(self.tools('resize2fs'), self.path)
+        if self.fstype == 'swap':
+            header = read_swap_header(self.path)
+            if header is None:
+                self.fail('%s has a swap signature but no version 1 swap header that mkswap could grow; erase it with '
+                          'state: absent and make it again.' % self.path)
+            self.set_fs_size(header.size)
+            page_size = os.sysconf('SC_PAGE_SIZE')
+            if header.page_size != page_size:
+                self.fail('The swap area on %s was made with %d-byte pages and this host uses %d-byte pages; mkswap '
+                          'here would change its page size. Grow it on a host with %d-byte pages, or erase it and make '
+                          'it again.' % (self.path, header.page_size, page_size, header.page_size))
+            pages = size // page_size
+            if pages - 1 <= header.last_page:
+                return None
+            self.set_fs_size(pages * page_size, after=True)
+            return mkfs_argv(self.tools('mkswap'), 'swap', self.path,
+                             label=label if label is not None else probe.label,
+                             uuid=uuid if uuid is not None else probe.uuid)
+        self.fail('resizefs: growing an existing %s file system is not supported by this module (only ext2, ext3, ext4 '
+                  'and swap). XFS and btrfs grow while mounted: mount it and run xfs_growfs (xfs) or btrfs filesystem '
+                  'resize max (btrfs) on the mount point; vfat grows with fatresize. Or leave resizefs out.'
+                  % self.fstype)
+
+    def set_fs_size(self, size, after=False):
+        self.result['fs_size'] = size
+        if not after:
+            self.diff['before']['fs_size'] = size
+        self.diff['after']['fs_size'] = size
+
+    # -- state: absent ------------------------------------------------------------
+
+    def wipe(self, probe):
+        signatures = self.tools.signatures(self.path)
+        self.diff['before']['signatures'] = [entry['type'] for entry in signatures]
+        self.diff['after'] = {'fstype': None, 'label': None, 'uuid': None, 'signatures': []}
+        if not signatures:
+            return
+        self.refuse_in_use('wipe')
+        partition_table = any(entry.get('usage') == 'partition-table' for entry in signatures)
+        self.run_commands([wipe_argv(self.tools('wipefs'), self.path, partition_table=partition_table)],
+                          {'fstype': None, 'label': None, 'uuid': None})
+        if not self.module.check_mode:
+            left = self.tools.signatures(self.path)
+            if left:
+                self.fail('wipefs ran but %s still carries signatures: %s.' % (self.path, describe_signatures(left)))
+
+    # -- shared -------------------------------------------------------------------
+
+    def refuse_in_use(self, action):
+        try:
+            if self.kind == BLOCK_DEVICE:
+                reasons = self.tools.block_device_users(self.path)
+            else:
+                reasons = self.tools.file_users(self.path)
+        except OSError as exc:
+            self.fail('Cannot tell whether %s is in use: %s.' % (self.path, exc.strerror or exc))
+        if reasons:
+            self.fail('%s is in use (%s); mkfs does not %s an image or device in use, even with force. Unmount it '
+                      '(an image mounted with -o loop is detached with its mount; otherwise detach its loop device '
+                      'with losetup -d), swapoff it, or stop the virtual machine or process that has it open first.'
+                      % (self.path, '; '.join(reasons), action))
+
+    def run_commands(self, commands, predicted):
+        """Run ``commands`` in order (not in check mode) and report the result."""
+        self.result['changed'] = True
+        self.result['commands'] = commands
+        self.result['cmd'] = commands[-1]
+        if self.module.check_mode:
+            self.result.update(predicted)
+            return
+        for argv in commands:
+            self.tools.run(argv, '%s on %s' % (os.path.basename(argv[0]), self.path))
+        probe = self.tools.probe(self.path)
+        self.report_probe(probe)
+        if self.params['state'] == 'present':
+            self.check_outcome(probe, predicted)
+        self.diff['after'].update(self.facts_of(probe))
+        if 'fs_size' in self.diff['after']:
+            self.report_fs_size()
+
+    def check_outcome(self, probe, predicted):
+        if not probe.holds_only(self.fstype):
+            self.fail('%s ran, but blkid now finds %s on %s instead of %s.'
+                      % (os.path.basename(self.result['cmd'][0]), probe.describe(), self.path, self.wanted()))
+        for key, found in (('label', probe.label), ('uuid', self.current_uuid(probe))):
+            if predicted[key] is not None and found != predicted[key]:
+                self.fail('%s ran, but the %s of the file system on %s is %r, not %r.'
+                          % (os.path.basename(self.result['cmd'][0]), key, self.path, found, predicted[key]))
+
+    def report_fs_size(self):
+        if self.fstype in EXT_TYPES:
+            size = self.tools.ext_geometry(self.path).size
+        elif self.fstype == 'swap':
+            header = read_swap_header(self.path)
+            size = header.size if header else None
+        else:
+            return
+        self.result['fs_size'] = size
+        self.diff['after']['fs_size'] = size
+
+    def report_probe(self, probe):
+        self.result.update({'fstype': probe.type if not probe.ambivalent else None,
+                            'label': probe.label, 'uuid': probe.uuid})
+
+    @staticmethod
+    def facts_of(probe):
+        facts = {'fstype': probe.type, 'label': probe.label, 'uuid': probe.uuid}
+        if probe.pttype:
+            facts['partition_table'] = probe.pttype
+        return facts
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            dev=dict(type='path', required=True, aliases=['path', 'device']),
+            fstype=dict(type='str', choices=list(FSTYPES), aliases=['type']),
+            force=dict(type='bool', default=False),
+            opts=dict(type='raw'),
+            label=dict(type='str'),
+            uuid=dict(type='str'),
+            resizefs=dict(type='bool', default=False),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+        ),
+        required_if=[('state', 'present', ['fstype'])],
+        mutually_exclusive=[('resizefs', 'uuid')],
+        supports_check_mode=True,
+    )
+    Mkfs(module).run()
+
+
+if __name__ == '__main__':
+    main()
