@@ -111,8 +111,8 @@ MOUNTINFO = '/proc/self/mountinfo'
 _OCTAL_ESCAPE = re.compile(r'\\([0-7]{3})')
 
 
-def _unescape_mount_field(field):
-    """Mount points and sources in mountinfo escape space, tab, newline and backslash as octal."""
+def unescape_octal(field):
+    """Paths in /proc files (mountinfo, swaps) escape space, tab, newline and backslash as octal."""
     return _OCTAL_ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field)
 
 
@@ -133,10 +133,10 @@ def parse_mountinfo(text):
         if len(fields) < separator + 3:
             continue
         entries.append({
-            'mount_point': _unescape_mount_field(fields[4]),
+            'mount_point': unescape_octal(fields[4]),
             'dev': fields[2],
             'fstype': fields[separator + 1],
-            'device': _unescape_mount_field(fields[separator + 2]),
+            'device': unescape_octal(fields[separator + 2]),
         })
     return entries
 

@@ -27,7 +27,7 @@ import stat
 import struct
 import time
 
-from ansible_collections.hypervisor.images.plugins.module_utils._fs import MOUNTINFO, parse_mountinfo
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import MOUNTINFO, parse_mountinfo, unescape_octal
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import run_command
 
 FSTYPES = ('ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat', 'swap')
@@ -513,10 +513,6 @@ def device_size(path):
         os.close(fd)
 
 
-def _unescape_octal(field):
-    return re.sub(r'\\([0-7]{3})', lambda match: chr(int(match.group(1), 8)), field)
-
-
 def active_swaps(swaps=PROC_SWAPS):
     """Paths of the active swap areas (files and devices)."""
     try:
@@ -524,7 +520,7 @@ def active_swaps(swaps=PROC_SWAPS):
             lines = handle.read().splitlines()[1:]
     except OSError:
         return []
-    return [_unescape_octal(line.split()[0]) for line in lines if line.split()]
+    return [unescape_octal(line.split()[0]) for line in lines if line.split()]
 
 
 def _rdev_of(path):
