@@ -28,7 +28,7 @@ import struct
 import time
 
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import MOUNTINFO, parse_mountinfo, unescape_octal
-from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import run_command
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CommandError, run_command
 
 FSTYPES = ('ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat', 'swap')
 EXT_TYPES = ('ext2', 'ext3', 'ext4')
@@ -73,25 +73,8 @@ SWAP_MAGIC = b'SWAPSPACE2'
 QEMU_USER = 'open in a qemu process (a running virtual machine, qemu-nbd or qemu-img), which holds its image locks'
 
 
-class FsError(Exception):
-    """A probe or a command failed. Carries ``cmd``, ``rc``, ``stdout`` and ``stderr`` when a command ran."""
-
-    def __init__(self, msg, cmd=None, rc=None, stdout=None, stderr=None):
-        super(FsError, self).__init__(msg)
-        self.msg = msg
-        self.cmd = cmd
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-
-    def to_result(self):
-        """Keyword arguments for ``module.fail_json``."""
-        result = {'msg': self.msg}
-        for key in ('cmd', 'rc', 'stdout', 'stderr'):
-            value = getattr(self, key)
-            if value is not None:
-                result[key] = value
-        return result
+class FsError(CommandError):
+    """A probe or a file system tool failed. Carries ``cmd``, ``rc``, ``stdout`` and ``stderr`` when a command ran."""
 
 
 _BANNER_RE = re.compile(r'^\S+ \d+(\.\d+)+ \(\d+-\w+-\d+\)$')  # "mke2fs 1.47.0 (5-Feb-2023)"

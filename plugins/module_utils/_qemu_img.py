@@ -84,17 +84,16 @@ class CommandResult:
         self.duration = duration
 
 
-class QemuImgError(Exception):
-    """A qemu-img call failed. Carries ``cmd``, ``rc``, ``stdout`` and ``stderr``."""
+class CommandError(Exception):
+    """A command failed. Carries ``cmd``, ``rc``, ``stdout`` and ``stderr`` when it ran."""
 
-    def __init__(self, msg, cmd=None, rc=None, stdout=None, stderr=None, path=None):
-        super(QemuImgError, self).__init__(msg)
+    def __init__(self, msg, cmd=None, rc=None, stdout=None, stderr=None):
+        super(CommandError, self).__init__(msg)
         self.msg = msg
         self.cmd = cmd
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr
-        self.path = path
 
     def to_result(self):
         """Keyword arguments for ``module.fail_json``."""
@@ -104,6 +103,14 @@ class QemuImgError(Exception):
             if value is not None:
                 result[key] = value
         return result
+
+
+class QemuImgError(CommandError):
+    """A qemu-img call failed; ``path`` is the image it was about."""
+
+    def __init__(self, msg, cmd=None, rc=None, stdout=None, stderr=None, path=None):
+        super(QemuImgError, self).__init__(msg, cmd=cmd, rc=rc, stdout=stdout, stderr=stderr)
+        self.path = path
 
 
 class ImageNotFoundError(QemuImgError):
