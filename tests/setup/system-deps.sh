@@ -14,6 +14,7 @@ REQUIRED=(
     "losetup:mount"
     "getfattr:attr"
     "git:git"
+    "pgrep:procps"
     "podman:podman"
     "runc:runc"
     "debootstrap:debootstrap"
