@@ -30,40 +30,79 @@ import time
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import MOUNTINFO, parse_mountinfo, unescape_octal
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CommandError, run_command
 
-FSTYPES = ('ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat', 'swap')
-EXT_TYPES = ('ext2', 'ext3', 'ext4')
+class FsSpec:
+    """What this module knows about one ``fstype``: its tools, flags, limits and keywords.
 
-MKFS_TOOLS = {
-    'ext2': 'mkfs.ext2',
-    'ext3': 'mkfs.ext3',
-    'ext4': 'mkfs.ext4',
-    'xfs': 'mkfs.xfs',
-    'btrfs': 'mkfs.btrfs',
-    'vfat': 'mkfs.vfat',
-    'swap': 'mkswap',
-}
+    ``blkid_types`` are the TYPE values blkid reports for it; ``label_flags``
+    and ``uuid_flags`` the mkfs options that set them (the first one is
+    used); ``mkfs_uuid_keywords`` the special UUID values mkfs takes, and
+    ``uuid_keywords`` those the UUID-changing tool takes for an existing file
+    system; ``uuid_form`` is ``uuid``, ``vfat`` (a volume ID) or ``lvm``.
+    """
 
-# Longest label each file system stores, in bytes.
-LABEL_MAX_BYTES = {'ext2': 16, 'ext3': 16, 'ext4': 16, 'xfs': 12, 'btrfs': 255, 'vfat': 11, 'swap': 15}
+    def __init__(self, name, tool, blkid_types=None, label_flags=(), label_max=None, uuid_flags=(),
+                 uuid_form='uuid', mkfs_uuid_keywords=(), uuid_keywords=(), mkfs_args=(), dashdash=True,
+                 regular_file=True, grow=None, what='file system'):
+        self.name = name
+        self.tool = tool
+        self.blkid_types = tuple(blkid_types or (name,))
+        self.label_flags = tuple(label_flags)
+        self.label_max = label_max
+        self.uuid_flags = tuple(uuid_flags)
+        self.uuid_form = uuid_form
+        self.mkfs_uuid_keywords = tuple(mkfs_uuid_keywords)
+        self.uuid_keywords = tuple(uuid_keywords)
+        self.mkfs_args = tuple(mkfs_args)
+        self.dashdash = dashdash
+        self.regular_file = regular_file
+        self.grow = grow
+        self.what = what
+
+    @property
+    def keywords(self):
+        return tuple(sorted(set(self.mkfs_uuid_keywords) | set(self.uuid_keywords)))
+
+
+_EXT_KEYWORDS = ('clear', 'random', 'time')
+
+SPECS = dict((spec.name, spec) for spec in (
+    FsSpec('ext2', 'mkfs.ext2', label_flags=('-L',), label_max=16, uuid_flags=('-U',),
+           mkfs_uuid_keywords=_EXT_KEYWORDS, uuid_keywords=_EXT_KEYWORDS, grow='ext'),
+    FsSpec('ext3', 'mkfs.ext3', label_flags=('-L',), label_max=16, uuid_flags=('-U',),
+           mkfs_uuid_keywords=_EXT_KEYWORDS, uuid_keywords=_EXT_KEYWORDS, grow='ext'),
+    FsSpec('ext4', 'mkfs.ext4', blkid_types=('ext4', 'ext4dev'), label_flags=('-L',), label_max=16,
+           uuid_flags=('-U',), mkfs_uuid_keywords=_EXT_KEYWORDS, uuid_keywords=_EXT_KEYWORDS, grow='ext'),
+    FsSpec('ext4dev', 'mkfs.ext4', blkid_types=('ext4dev', 'ext4'), label_flags=('-L',), label_max=16,
+           uuid_flags=('-U',), mkfs_uuid_keywords=_EXT_KEYWORDS, uuid_keywords=_EXT_KEYWORDS, grow='ext'),
+    FsSpec('xfs', 'mkfs.xfs', label_flags=('-L',), label_max=12, uuid_flags=('-m',),
+           uuid_keywords=('nil', 'generate'), grow='xfs'),
+    FsSpec('btrfs', 'mkfs.btrfs', label_flags=('-L', '--label'), label_max=255, uuid_flags=('-U', '--uuid'),
+           grow='btrfs'),
+    FsSpec('vfat', 'mkfs.vfat', label_flags=('-n', '--volume-name'), label_max=11,
+           uuid_flags=('-i', '--volume-id'), uuid_form='vfat'),
+    FsSpec('swap', 'mkswap', label_flags=('-L', '--label'), label_max=15, uuid_flags=('-U', '--uuid'),
+           mkfs_uuid_keywords=_EXT_KEYWORDS, uuid_keywords=_EXT_KEYWORDS, grow='swap', what='area'),
+    FsSpec('f2fs', 'mkfs.f2fs', label_flags=('-l',), label_max=512, uuid_flags=('-U',), grow='f2fs'),
+    FsSpec('reiserfs', 'mkfs.reiserfs', label_flags=('-l', '--label'), label_max=16, uuid_flags=('-u', '--uuid'),
+           uuid_keywords=('random', 'time'), mkfs_args=('-q',)),
+    FsSpec('ocfs2', 'mkfs.ocfs2', label_flags=('-L', '--label'), label_max=63, uuid_flags=('-U',),
+           mkfs_args=('-q',)),
+    FsSpec('gfs2', 'mkfs.gfs2', label_flags=('-t',), label_max=63, uuid_flags=('-U',), mkfs_args=('-O',),
+           dashdash=False),
+    FsSpec('lvm', 'pvcreate', blkid_types=('LVM2_member',), uuid_flags=('-u', '--uuid'), uuid_form='lvm',
+           uuid_keywords=('random',), regular_file=False, grow='lvm', what='physical volume'),
+))
+FSTYPES = tuple(SPECS)
+EXT_TYPES = ('ext2', 'ext3', 'ext4', 'ext4dev')
+
 # Characters mkfs.vfat and fatlabel refuse in a label.
 VFAT_LABEL_FORBIDDEN = '*?.,;:/\\|+=<>[]"'
-
-# File systems whose UUID this module changes in place (btrfstune -U rewrites all metadata).
-UUID_CHANGEABLE = ('ext2', 'ext3', 'ext4', 'xfs', 'vfat', 'swap')
-
-# The mkfs options that set a label or a UUID, per file system: ``label`` and
-# ``uuid`` must not be given a second time in ``opts``.
-LABEL_FLAGS = {
-    'ext2': ('-L',), 'ext3': ('-L',), 'ext4': ('-L',), 'xfs': ('-L',),
-    'btrfs': ('-L', '--label'), 'vfat': ('-n', '--volume-name'), 'swap': ('-L', '--label'),
-}
-UUID_FLAGS = {
-    'ext2': ('-U',), 'ext3': ('-U',), 'ext4': ('-U',), 'xfs': ('-m',),
-    'btrfs': ('-U', '--uuid'), 'vfat': ('-i', '--volume-id'), 'swap': ('-U', '--uuid'),
-}
-
+# A gfs2 label is its lock table, CLUSTER:NAME (mkfs.gfs2 allows 32 and 30 characters).
+_GFS2_TABLE_RE = re.compile(r'^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9_-]{1,30}$')
 _UUID_RE = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 _VFAT_ID_RE = re.compile(r'^([0-9A-F]{4})-?([0-9A-F]{4})$')
+_LVM_ID_RE = re.compile(r'^[A-Za-z0-9!#]{6}(-[A-Za-z0-9!#]{4}){5}-[A-Za-z0-9!#]{6}$')
+NIL_UUID = '00000000-0000-0000-0000-000000000000'
 
 BLKID_NOTHING = 2      # blkid: nothing was found
 BLKID_AMBIVALENT = 8   # blkid: several signatures, it cannot tell which one is in use
@@ -112,41 +151,58 @@ def split_opts(opts):
                      % type(opts).__name__)
 
 
-def label_problem(fstype, label):
-    """Why ``label`` cannot be the label of a ``fstype`` file system, or None."""
+def label_problem(spec, label):
+    """Why ``label`` cannot be the label of a ``spec`` file system, or None."""
+    if not spec.label_flags:
+        return 'a %s %s has no label; leave label out' % (spec.name, spec.what)
     if label == '':
         return 'the label is empty; leave label out to keep the current one'
     if any(ord(char) < 0x20 or ord(char) > 0x7e for char in label):
         return 'labels are limited to printable ASCII characters (blkid reports others escaped)'
-    limit = LABEL_MAX_BYTES[fstype]
-    if len(label.encode('utf-8')) > limit:
-        return '%s labels are at most %d characters; %r has %d' % (fstype, limit, label, len(label))
-    if fstype == 'vfat':
+    if spec.name == 'gfs2':
+        if not _GFS2_TABLE_RE.match(label):
+            return ('the label of gfs2 is its lock table, CLUSTER:NAME, such as hv:images (at most 32 and 30 '
+                    'letters, digits, - or _)')
+        return None
+    if len(label.encode('utf-8')) > spec.label_max:
+        return '%s labels are at most %d characters; %r has %d' % (spec.name, spec.label_max, label, len(label))
+    if spec.name == 'vfat':
         bad = sorted(set(char for char in label if char in VFAT_LABEL_FORBIDDEN))
         if bad:
             return 'vfat labels cannot contain %s' % ' '.join(bad)
     return None
 
 
-def normalize_uuid(fstype, uuid):
-    """``uuid`` in the form blkid reports it for ``fstype``; ValueError when it is not one."""
+def normalize_uuid(spec, uuid):
+    """``uuid`` in the form blkid reports it for ``spec``; a keyword as it is; ValueError when it is neither."""
     text = str(uuid).strip()
-    if fstype == 'vfat':
+    if text.lower() in spec.keywords:
+        return text.lower()
+    if spec.uuid_form == 'vfat':
         match = _VFAT_ID_RE.match(text.upper())
-        if not match:
-            raise ValueError('vfat has a volume ID of 8 hexadecimal digits, such as 1A2B-3C4D')
-        return '%s-%s' % match.groups()
-    if not _UUID_RE.match(text.lower()):
-        raise ValueError('give a UUID such as 0b7e0ef0-1a51-4c47-9d4e-6c1d0a3e4b2f (for example from the '
-                         'to_uuid filter)')
-    return text.lower()
+        if match:
+            return '%s-%s' % match.groups()
+        example = 'a volume ID of 8 hexadecimal digits, such as 1A2B-3C4D'
+    elif spec.uuid_form == 'lvm':
+        if _LVM_ID_RE.match(text):
+            return text
+        example = 'an LVM identifier of 32 characters in seven groups, such as Tc9HdL-0Ab1-C2d3-E4f5-G6h7-I8j9-K0l1Mn'
+    else:
+        if _UUID_RE.match(text.lower()):
+            return text.lower()
+        example = 'a UUID such as 0b7e0ef0-1a51-4c47-9d4e-6c1d0a3e4b2f (for example from the to_uuid filter)'
+    if spec.keywords:
+        example += ', or one of the keywords %s' % ', '.join(spec.keywords)
+    raise ValueError('give %s' % example)
 
 
-def opts_conflict(args, flags):
-    """The first argument of ``args`` that gives one of ``flags`` (``-X value``, ``-Xvalue``, ``--long=value``).
+def opts_value(args, flags):
+    """The value that ``args`` give to one of ``flags`` (``-X value``, ``-Xvalue``, ``--long=value``), or None.
 
-    ``-m`` (mkfs.xfs metadata options) only counts when its value sets ``uuid=``.
+    The last one counts, as for the tools. ``-m`` (mkfs.xfs metadata
+    options) only counts for its ``uuid=`` sub-option.
     """
+    found = None
     for index, arg in enumerate(args):
         for flag in flags:
             if arg == flag:
@@ -157,16 +213,19 @@ def opts_conflict(args, flags):
                 value = arg[len(flag):]
             else:
                 continue
-            if flag == '-m' and 'uuid=' not in value:
-                continue
-            return arg
-    return None
+            if flag == '-m':
+                subs = [part.split('=', 1)[1] for part in value.split(',') if part.startswith('uuid=')]
+                if not subs:
+                    continue
+                value = subs[-1]
+            found = value
+    return found
 
 
 # -- command lines -------------------------------------------------------------
 
 def probe_argv(blkid, dev):
-    return [blkid, '-p', '-o', 'export', '--', dev]
+    return [blkid, '-p', '-c', '/dev/null', '-o', 'export', '--', dev]
 
 
 def signatures_argv(wipefs, dev):
@@ -181,55 +240,51 @@ def wipe_argv(wipefs, dev, partition_table=False):
     return argv + ['--', dev]
 
 
-def mkfs_argv(tool, fstype, dev, label=None, uuid=None, opts=(), regular_file=False):
+def _dev_args(spec, dev):
+    return (['--'] if spec.dashdash else []) + [dev]
+
+
+def mkfs_argv(tool, spec, dev, label=None, uuid=None, opts=(), regular_file=False):
     """The mkfs command line; ``opts`` come last before the device, so that they can override defaults.
 
     mke2fs discards (punches holes into) an image file by default, which
     would undo its preallocation; ``-E nodiscard`` keeps it. An ``-E`` in
-    ``opts`` replaces it, as mke2fs keeps the last one.
+    ``opts`` replaces it, as mke2fs keeps the last one. ``uuid`` is given to
+    mkfs only when it takes it (a UUID, or one of its keywords).
     """
-    argv = [tool]
-    if fstype in EXT_TYPES:
-        if regular_file:
-            argv += ['-E', 'nodiscard']
-        if label is not None:
-            argv += ['-L', label]
-        if uuid is not None:
-            argv += ['-U', uuid]
-    elif fstype == 'xfs':
-        if label is not None:
-            argv += ['-L', label]
-        if uuid is not None:
+    argv = [tool] + list(spec.mkfs_args)
+    if spec.name in EXT_TYPES and regular_file:
+        argv += ['-E', 'nodiscard']
+    if label is not None:
+        argv += [spec.label_flags[0], label]
+    if uuid is not None and mkfs_takes_uuid(spec, uuid):
+        if spec.name == 'xfs':
             argv += ['-m', 'uuid=%s' % uuid]
-    elif fstype == 'btrfs':
-        if label is not None:
-            argv += ['-L', label]
-        if uuid is not None:
-            argv += ['-U', uuid]
-    elif fstype == 'vfat':
-        if label is not None:
-            argv += ['-n', label]
-        if uuid is not None:
-            argv += ['-i', uuid.replace('-', '')]
-    elif fstype == 'swap':
-        if label is not None:
-            argv += ['-L', label]
-        if uuid is not None:
-            argv += ['-U', uuid]
-    else:
-        raise ValueError('unsupported file system type %r' % fstype)
-    return argv + list(opts) + ['--', dev]
+        elif spec.uuid_form == 'vfat':
+            argv += [spec.uuid_flags[0], uuid.replace('-', '')]
+        elif spec.name == 'lvm':
+            argv += [spec.uuid_flags[0], uuid, '--norestorefile']
+        else:
+            argv += [spec.uuid_flags[0], uuid]
+    return argv + list(opts) + _dev_args(spec, dev)
 
 
-def relabel_argvs(tools, fstype, dev, label=None, uuid=None):
+def mkfs_takes_uuid(spec, uuid):
+    """Whether mkfs itself sets ``uuid`` (a real one, or a keyword of its own)."""
+    return bool(spec.uuid_flags) and (uuid not in spec.keywords or uuid in spec.mkfs_uuid_keywords)
+
+
+def relabel_argvs(tools, spec, dev, label=None, uuid=None):
     """Command lines that set the label and/or UUID of an existing, unmounted file system, in order.
 
     ``tools`` maps a tool name to its path. XFS is changed with xfs_db as
     xfs_admin does, without xfs_admin's shell wrapper, which breaks on paths
-    with spaces.
+    with spaces. Raises ValueError for what no tool here can change.
     """
+    fstype = spec.name
+    argvs = []
     if label is None and uuid is None:
-        return []
+        return argvs
     if fstype in EXT_TYPES:
         argv = [tools('tune2fs')]
         if label is not None:
@@ -244,17 +299,6 @@ def relabel_argvs(tools, fstype, dev, label=None, uuid=None):
         if uuid is not None:
             argv += ['-c', 'uuid %s' % uuid]
         return [argv + ['--', dev]]
-    if fstype == 'btrfs':
-        if uuid is not None:
-            raise ValueError('the UUID of an existing btrfs file system is not changed by this module')
-        return [[tools('btrfs'), 'filesystem', 'label', '--', dev, label]]
-    if fstype == 'vfat':
-        argvs = []
-        if label is not None:
-            argvs.append([tools('fatlabel'), '--', dev, label])
-        if uuid is not None:
-            argvs.append([tools('fatlabel'), '-i', '--', dev, uuid.replace('-', '')])
-        return argvs
     if fstype == 'swap':
         argv = [tools('swaplabel')]
         if label is not None:
@@ -262,7 +306,44 @@ def relabel_argvs(tools, fstype, dev, label=None, uuid=None):
         if uuid is not None:
             argv += ['-U', uuid]
         return [argv + ['--', dev]]
-    raise ValueError('unsupported file system type %r' % fstype)
+    if fstype == 'reiserfs':
+        argv = [tools('reiserfstune')]
+        if label is not None:
+            argv += ['-l', label]
+        if uuid is not None:
+            argv += ['-u', uuid]
+        return [argv + ['--', dev]]
+    if fstype == 'gfs2':
+        argv = [tools('tunegfs2')]
+        if label is not None:
+            argv += ['-L', label]
+        if uuid is not None:
+            argv += ['-U', uuid]
+        return [argv + [dev]]
+    if label is not None:
+        if fstype == 'btrfs':
+            argvs.append([tools('btrfs'), 'filesystem', 'label', '--', dev, label])
+        elif fstype == 'vfat':
+            argvs.append([tools('fatlabel'), '--', dev, label])
+        elif fstype == 'f2fs':
+            argvs.append([tools('f2fslabel'), '--', dev, label])
+        elif fstype == 'ocfs2':
+            argvs.append([tools('tunefs.ocfs2'), '--yes', '-L', label, '--', dev])
+        else:
+            raise ValueError('a %s %s has no label' % (fstype, spec.what))
+    if uuid is not None:
+        if fstype == 'btrfs':
+            # btrfstune -U rewrites the UUID in every metadata block; -f skips its question.
+            argvs.append([tools('btrfstune'), '-f', '-U', uuid, '--', dev])
+        elif fstype == 'vfat':
+            argvs.append([tools('fatlabel'), '-i', '--', dev, uuid.replace('-', '')])
+        elif fstype == 'ocfs2':
+            argvs.append([tools('tunefs.ocfs2'), '--yes', '--uuid-reset=%s' % uuid, '--', dev])
+        elif fstype == 'lvm' and uuid == 'random':
+            argvs.append([tools('pvchange'), '--uuid', '--', dev])
+        else:
+            raise ValueError('the UUID of an existing %s %s cannot be changed by this module' % (fstype, spec.what))
+    return argvs
 
 
 def ext_info_argv(dumpe2fs, dev):
@@ -271,6 +352,42 @@ def ext_info_argv(dumpe2fs, dev):
 
 def resize_ext_argv(resize2fs, dev):
     return [resize2fs, '--', dev]
+
+
+def xfs_db_size_argv(xfs_db, dev):
+    return [xfs_db, '-r', '-c', 'sb 0', '-c', 'p dblocks blocksize agblocks', '--', dev]
+
+
+def xfs_info_argv(xfs_info, mount_point):
+    return [xfs_info, mount_point]
+
+
+def xfs_grow_argv(xfs_growfs, mount_point):
+    return [xfs_growfs, '-d', mount_point]
+
+
+def btrfs_show_argv(btrfs, mount_point):
+    return [btrfs, 'filesystem', 'show', '--raw', mount_point]
+
+
+def btrfs_grow_argv(btrfs, devid, mount_point):
+    return [btrfs, 'filesystem', 'resize', '%s:max' % devid, mount_point]
+
+
+def f2fs_grow_argv(resize_f2fs, dev):
+    return [resize_f2fs, '--', dev]
+
+
+def pvs_argv(pvs, dev):
+    return [pvs, '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'pv_size,dev_size,pv_uuid', '--', dev]
+
+
+def pvresize_argv(pvresize, dev):
+    return [pvresize, '--', dev]
+
+
+def set_capacity_argv(losetup, loop):
+    return [losetup, '--set-capacity', loop]
 
 
 def loop_devices_argv(losetup, path):
@@ -324,9 +441,9 @@ class Probe:
     def empty(self):
         return not self.ambivalent and not self.type and not self.pttype
 
-    def holds_only(self, fstype):
-        """Whether the device carries a ``fstype`` file system and nothing else blkid sees."""
-        return not self.ambivalent and self.type == fstype and not self.pttype
+    def holds_only(self, spec):
+        """Whether the device carries a ``spec`` file system and nothing else blkid sees."""
+        return not self.ambivalent and self.type in spec.blkid_types and not self.pttype
 
     def describe(self):
         if self.ambivalent:
@@ -334,6 +451,8 @@ class Probe:
         parts = []
         if self.type == 'swap':
             parts.append('a swap area')
+        elif self.type == 'LVM2_member':
+            parts.append('an LVM physical volume')
         elif self.type and self.usage == 'filesystem':
             parts.append('%s %s file system' % ('an' if self.type[0] in 'aeiox' else 'a', self.type))
         elif self.type:
@@ -455,6 +574,111 @@ def _ctime(text):
         return time.mktime(time.strptime(text, '%a %b %d %H:%M:%S %Y'))
     except (ValueError, OverflowError):
         return None
+
+
+# XFS adds a last allocation group only when it gets at least this many blocks (XFS_MIN_AG_BLOCKS).
+XFS_MIN_AG_BLOCKS = 64
+
+
+class XfsGeometry:
+    """Data block count, block size and allocation group size of an XFS file system."""
+
+    def __init__(self, blocks, block_size, ag_blocks):
+        self.blocks = blocks
+        self.block_size = block_size
+        self.ag_blocks = ag_blocks
+
+    @property
+    def size(self):
+        return self.blocks * self.block_size
+
+    def grown_blocks(self, device_size):
+        """The data block count xfs_growfs gives the file system on a device of ``device_size`` bytes.
+
+        The kernel drops a last allocation group smaller than
+        XFS_MIN_AG_BLOCKS, so a device a few blocks larger does not grow it.
+        """
+        blocks = device_size // self.block_size
+        rest = blocks % self.ag_blocks
+        if rest and rest < XFS_MIN_AG_BLOCKS:
+            blocks -= rest
+        return blocks
+
+
+def parse_xfs_db(text):
+    """``p dblocks blocksize agblocks`` output of xfs_db: an XfsGeometry."""
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition('=')
+        if sep:
+            fields[key.strip()] = value.strip()
+    try:
+        return XfsGeometry(int(fields['dblocks']), int(fields['blocksize']), int(fields['agblocks']))
+    except (KeyError, ValueError):
+        raise FsError('xfs_db did not report the size of the XFS file system: %s' % _last_line(text))
+
+
+_XFS_INFO_DATA = re.compile(r'^data\s*=\s*bsize=(\d+)\s+blocks=(\d+)', re.MULTILINE)
+_XFS_INFO_AG = re.compile(r'agsize=(\d+) blks')
+
+
+def parse_xfs_info(text):
+    """xfs_info output of a mounted file system: an XfsGeometry."""
+    data = _XFS_INFO_DATA.search(text)
+    ag = _XFS_INFO_AG.search(text)
+    if not data or not ag:
+        raise FsError('xfs_info did not report the size of the XFS file system: %s' % _last_line(text))
+    return XfsGeometry(int(data.group(2)), int(data.group(1)), int(ag.group(1)))
+
+
+_BTRFS_DEVID = re.compile(r'^\s*devid\s+(\d+)\s+size\s+(\d+)\s+used\s+\d+\s+path\s+(.+?)\s*$', re.MULTILINE)
+
+
+def parse_btrfs_show(text):
+    """``btrfs filesystem show --raw`` output: a list of (devid, size, path)."""
+    return [(int(devid), int(size), path) for devid, size, path in _BTRFS_DEVID.findall(text)]
+
+
+def parse_pvs(text):
+    """``pvs --reportformat json`` output for one device: a dict with pv_size, dev_size (ints) and pv_uuid."""
+    try:
+        rows = json.loads(text)['report'][0]['pv']
+        row = rows[0]
+        return {'pv_size': int(row['pv_size']), 'dev_size': int(row['dev_size']), 'pv_uuid': row['pv_uuid']}
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise FsError('pvs did not report the physical volume: %s' % _last_line(text))
+
+
+F2FS_MAGIC = 0xF2F52010
+F2FS_SUPER_OFFSET = 1024
+
+
+def read_f2fs_size(path):
+    """Bytes the f2fs file system on ``path`` covers (its block count times its block size), or None."""
+    with open(path, 'rb') as handle:
+        handle.seek(F2FS_SUPER_OFFSET)
+        head = handle.read(44)
+    if len(head) < 44 or struct.unpack_from('<I', head, 0)[0] != F2FS_MAGIC:
+        return None
+    log_block_size = struct.unpack_from('<I', head, 16)[0]
+    block_count = struct.unpack_from('<Q', head, 36)[0]
+    return block_count << log_block_size
+
+
+BTRFS_SUPER_OFFSET = 65536
+BTRFS_MAGIC = b'_BHRfS_M'
+
+
+def read_btrfs_device(path):
+    """(devid, bytes the file system uses of this device, sector size) from the btrfs superblock, or None."""
+    with open(path, 'rb') as handle:
+        handle.seek(BTRFS_SUPER_OFFSET)
+        head = handle.read(0xc9 + 16)
+    if len(head) < 0xc9 + 16 or head[0x40:0x48] != BTRFS_MAGIC:
+        return None
+    sector_size = struct.unpack_from('<I', head, 0x90)[0]
+    devid, total = struct.unpack_from('<QQ', head, 0xc9)
+    return devid, total, sector_size
 
 
 class SwapHeader:
@@ -694,27 +918,52 @@ class FsTools:
         result = self.run(loop_devices_argv(self('losetup'), path), 'losetup (finding loop devices on %s)' % path)
         return [line.strip() for line in result.stdout.splitlines() if line.strip()]
 
+    def xfs_geometry(self, dev, mount_point=None):
+        """The XFS geometry: from the mounted file system when it is mounted (the device may lag behind)."""
+        if mount_point:
+            result = self.run(xfs_info_argv(self('xfs_info'), mount_point), 'xfs_info (reading %s)' % mount_point)
+            return parse_xfs_info(result.stdout)
+        result = self.run(xfs_db_size_argv(self('xfs_db'), dev), 'xfs_db (reading the superblock of %s)' % dev)
+        return parse_xfs_db(result.stdout)
+
+    def btrfs_devices(self, mount_point):
+        result = self.run(btrfs_show_argv(self('btrfs'), mount_point), 'btrfs filesystem show (on %s)' % mount_point)
+        return parse_btrfs_show(result.stdout)
+
+    def pv(self, dev):
+        result = self.run(pvs_argv(self('pvs'), dev), 'pvs (reading the physical volume %s)' % dev)
+        return parse_pvs(result.stdout)
+
     # -- users --
 
-    def block_device_users(self, path):
-        """Why the block device ``path`` is in use: a list of reasons, empty when it is free."""
+    def block_device_usage(self, path, online=False):
+        """How the block device ``path`` is used: (mount points, other reasons it is in use).
+
+        With ``online``, being held by device mapper or md (an LVM physical
+        volume with active logical volumes) does not count as a reason.
+        """
         rdev = os.stat(path).st_rdev
         rdevs = [rdev] + partitions_of(rdev, self.sys_dev_block)
-        reasons = ['mounted on %s' % point for point in mount_points_of(rdevs, self.mountinfo)]
+        mounts = mount_points_of(rdevs, self.mountinfo)
+        reasons = []
         for swap in active_swaps(self.swaps):
             if _rdev_of(swap) in rdevs:
                 reasons.append('an active swap area (%s)' % swap)
         holders = holders_of(rdev, self.sys_dev_block)
-        if holders:
+        if holders and not online:
             reasons.append('held by %s' % ', '.join(holders))
-        if not reasons and exclusively_busy(path):
+        if not mounts and not reasons and not holders and exclusively_busy(path):
             reasons.append('busy: the kernel refuses to open it exclusively')
         if qemu_lock_held(path):
             reasons.append(QEMU_USER)
-        return reasons
+        return mounts, reasons
 
-    def file_users(self, path):
-        """Why the image file ``path`` is in use (an active swap file, a loop device in use)."""
+    def file_usage(self, path, online=False):
+        """How the image file ``path`` is used: ([(loop device, mount point)], [(loop device, reason)], reasons).
+
+        Reasons are an active swap file or a qemu process; the loop devices
+        the file is attached to are listed with their own mounts and reasons.
+        """
         reasons = []
         st = os.stat(path)
         for swap in active_swaps(self.swaps):
@@ -726,7 +975,19 @@ class FsTools:
                 reasons.append('an active swap file')
         if qemu_lock_held(path):
             reasons.append(QEMU_USER)
+        mounts = []
         for loop in self.loop_devices(path):
-            for reason in self.block_device_users(loop):
-                reasons.append('attached to %s, which is %s' % (loop, reason))
-        return reasons
+            loop_mounts, loop_reasons = self.block_device_usage(loop, online=online)
+            mounts.extend((loop, point) for point in loop_mounts)
+            reasons.extend('attached to %s, which is %s' % (loop, reason) for reason in loop_reasons)
+        return mounts, reasons
+
+    def block_device_users(self, path):
+        """Why the block device ``path`` is in use: a list of reasons, empty when it is free."""
+        mounts, reasons = self.block_device_usage(path)
+        return ['mounted on %s' % point for point in mounts] + reasons
+
+    def file_users(self, path):
+        """Why the image file ``path`` is in use (an active swap file, a loop device in use, a qemu process)."""
+        mounts, reasons = self.file_usage(path)
+        return ['attached to %s, which is mounted on %s' % (loop, point) for loop, point in mounts] + reasons

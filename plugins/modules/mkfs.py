@@ -259,28 +259,38 @@ from ansible_collections.hypervisor.images.plugins.module_utils._inspect import 
 from ansible_collections.hypervisor.images.plugins.module_utils._mkfs import (
     EXT_TYPES,
     FSTYPES,
-    LABEL_FLAGS,
-    MKFS_TOOLS,
-    UUID_CHANGEABLE,
-    UUID_FLAGS,
+    NIL_UUID,
+    SPECS,
     DeviceLock,
     FsError,
     FsTools,
+    btrfs_grow_argv,
     describe_signatures,
     device_size,
+    f2fs_grow_argv,
     label_problem,
     mkfs_argv,
+    mkfs_takes_uuid,
     normalize_uuid,
-    opts_conflict,
+    opts_value,
+    pvresize_argv,
+    read_btrfs_device,
+    read_f2fs_size,
     read_swap_header,
     relabel_argvs,
     resize_ext_argv,
+    set_capacity_argv,
     split_opts,
     wipe_argv,
+    xfs_grow_argv,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
 
-SPECIAL_UUIDS = ('random', 'generate', 'time', 'clear', 'nil')
+# Keywords that ask for a new UUID each time they are used; the others (clear, nil) ask for the nil UUID.
+NEW_UUID_KEYWORDS = ('random', 'generate', 'time')
+# File systems that grow while mounted (online), and those that grow only while mounted.
+ONLINE_GROW = ('ext2', 'ext3', 'ext4', 'ext4dev', 'xfs', 'btrfs', 'lvm')
+MOUNTED_GROW = ('xfs', 'btrfs')
 
 
 class Mkfs(ImageTask):
@@ -291,10 +301,13 @@ class Mkfs(ImageTask):
         super(Mkfs, self).__init__(module, module.params['dev'])
         self.tools = FsTools(module)
         self.fstype = self.params['fstype']
+        self.spec = SPECS.get(self.fstype)
         self.label = self.params['label']
         self.uuid = None
         self.opts = []
+        self.opts_uuid = None
         self.kind = None
+        self._mounts = {}
         self.result.update({'dev': self.path, 'fstype': None, 'label': None, 'uuid': None, 'size': None})
 
     # -- parameters and preflight ------------------------------------------
@@ -302,32 +315,46 @@ class Mkfs(ImageTask):
     def validate(self):
         if self.params['state'] == 'absent':
             return  # the other options are ignored, as community.general.filesystem does
+        spec = self.spec
         try:
             self.opts = split_opts(self.params['opts'])
         except ValueError as exc:
             self.fail(str(exc))
         if self.label is not None:
-            problem = label_problem(self.fstype, self.label)
+            problem = label_problem(spec, self.label)
             if problem:
                 self.fail('label: %s.' % problem)
-            flag = opts_conflict(self.opts, LABEL_FLAGS[self.fstype])
-            if flag:
-                self.fail('The label is given twice, as label and in opts (%s); give it once, as label.' % flag)
         if self.params['uuid'] is not None:
-            self.uuid = self.parse_uuid(self.params['uuid'])
-            flag = opts_conflict(self.opts, UUID_FLAGS[self.fstype])
-            if flag:
-                self.fail('The UUID is given twice, as uuid and in opts (%s); give it once, as uuid.' % flag)
+            if not spec.uuid_flags:
+                self.fail('uuid: a %s %s has no UUID this module can set; leave uuid out.' % (spec.name, spec.what))
+            self.uuid = self.parse_uuid(self.params['uuid'], 'uuid')
+        # A label or UUID in opts wins over the options, as in community.general.filesystem.
+        in_opts = opts_value(self.opts, spec.label_flags) if spec.label_flags else None
+        if in_opts is not None:
+            if self.label is not None and self.label != in_opts:
+                self.module.warn('opts sets the label to %r, which wins over label (%r).' % (in_opts, self.label))
+            self.label = in_opts
+        in_opts = opts_value(self.opts, spec.uuid_flags) if spec.uuid_flags else None
+        if in_opts is not None:
+            if self.uuid is not None and self.uuid != in_opts:
+                self.module.warn('opts sets the UUID to %r, which wins over uuid (%r).' % (in_opts, self.uuid))
+            # A keyword in opts is for mkfs only: it does not ask to change an existing UUID.
+            self.uuid = None
+            self.opts_uuid = in_opts
+        else:
+            self.opts_uuid = None
+        if self.fstype == 'gfs2' and self.label is None and not self.gfs2_lock_nolock():
+            self.fail('gfs2 needs its lock table as label, CLUSTER:NAME such as hv:images (the cluster name and a name '
+                      'for the file system), or opts: -p lock_nolock for a file system that only one host mounts.')
 
-    def parse_uuid(self, value):
-        if str(value).strip().lower() in SPECIAL_UUIDS:
-            self.fail('uuid: %r is not a UUID. This module sets a given UUID once and then leaves it alone; a special '
-                      'value would give the file system a new UUID on every run. Give a UUID, for example one made '
-                      'with the to_uuid filter from a name, or one generated once and kept in a variable.' % value)
+    def gfs2_lock_nolock(self):
+        return opts_value(self.opts, ('-p',)) == 'lock_nolock'
+
+    def parse_uuid(self, value, where):
         try:
-            return normalize_uuid(self.fstype, value)
+            return normalize_uuid(self.spec, value)
         except ValueError as exc:
-            self.fail('uuid: %r is not a valid %s UUID: %s.' % (value, self.fstype, exc))
+            self.fail('%s: %r is not a valid %s UUID: %s.' % (where, value, self.fstype, exc))
 
     def preflight(self):
         kind = path_kind(self.path)
@@ -339,6 +366,10 @@ class Mkfs(ImageTask):
             return kind
         if kind not in (FILE, BLOCK_DEVICE):
             self.fail('%s is a %s, not a raw image file or a block device.' % (self.path, kind))
+        if kind == FILE and self.params['state'] == 'present' and not self.spec.regular_file:
+            self.fail('%s is a regular file; pvcreate makes a %s %s on a block device only. Attach the image to a loop '
+                      'device first (losetup --find --show %s) and give the loop device as dev.'
+                      % (self.path, self.fstype, self.spec.what, self.path))
         return kind
 
     def needs_lock(self, kind):
@@ -372,8 +403,12 @@ class Mkfs(ImageTask):
         self.report_probe(probe)
         if self.params['state'] == 'absent':
             self.wipe(probe)
-        elif probe.holds_only(self.fstype):
-            self.update(probe)
+        elif probe.holds_only(self.spec):
+            if self.params['force'] and not self.params['resizefs'] and self.params['uuid'] is None:
+                # community.general.filesystem's force: make the file system anew, with a new UUID.
+                self.replace(probe, again=True)
+            else:
+                self.update(probe)
         elif probe.empty:
             self.create()
         else:
@@ -400,114 +435,269 @@ class Mkfs(ImageTask):
     def create(self, wipe=None):
         """Make the file system on an empty device, or (with ``wipe``) after erasing its signatures."""
         self.refuse_in_use('format')
-        tool = self.tools(MKFS_TOOLS[self.fstype])
-        argv = mkfs_argv(tool, self.fstype, self.path, label=self.label, uuid=self.uuid, opts=self.opts,
-                         regular_file=self.kind == FILE)
-        self.diff['after'] = {'fstype': self.fstype, 'label': self.label, 'uuid': self.uuid}
-        self.run_commands(([wipe] if wipe else []) + [argv], {'fstype': self.fstype, 'label': self.label,
-                                                              'uuid': self.uuid})
+        spec = self.spec
+        tool = self.tools(spec.tool)
+        uuid = self.uuid
+        commands = [wipe] if wipe else []
+        commands.append(mkfs_argv(tool, spec, self.path, label=self.label if self.label_from_option() else None,
+                                  uuid=uuid, opts=self.opts, regular_file=self.kind == FILE))
+        if uuid is not None and not mkfs_takes_uuid(spec, uuid) and uuid not in NEW_UUID_KEYWORDS:
+            # mkfs cannot take this keyword (xfs: nil): set it afterwards with the file system's tool.
+            commands += self.relabel_commands(uuid=uuid)
+        predicted_uuid = uuid if uuid is not None and uuid not in spec.keywords else None
+        if uuid in ('clear', 'nil'):
+            predicted_uuid = None
+        if predicted_uuid is None and self.opts_uuid is not None and self.opts_uuid not in spec.keywords:
+            predicted_uuid = self.opts_uuid
+        after = {'fstype': self.fstype, 'label': self.label, 'uuid': predicted_uuid}
+        self.diff['after'] = dict(after)
+        self.run_commands(commands, after)
 
-    def replace(self, probe):
+    def label_from_option(self):
+        """Whether the label comes from the label option (else from opts, which already carry it)."""
+        return self.label is not None and (not self.spec.label_flags
+                                           or opts_value(self.opts, self.spec.label_flags) is None)
+
+    def replace(self, probe, again=False):
         signatures = self.tools.signatures(self.path)
         self.diff['before']['signatures'] = [entry['type'] for entry in signatures]
         found = probe.describe()
         if probe.ambivalent and signatures:
             found = 'several signatures (%s); blkid cannot tell which one is in use' % ', '.join(
                 entry['type'] for entry in signatures)
-        if not self.params['force']:
+        if not again and not self.params['force']:
             self.fail('%s already carries %s, where %s was asked for. Set force: true to erase it and make %s (what it '
                       'holds is lost), or give another dev.' % (self.path, found, self.wanted(), self.wanted('new')))
         partition_table = any(entry.get('usage') == 'partition-table' for entry in signatures)
         self.create(wipe=wipe_argv(self.tools('wipefs'), self.path, partition_table=partition_table))
 
     def wanted(self, adjective=None):
-        words = ([adjective] if adjective else []) + [self.fstype, 'area' if self.fstype == 'swap' else 'file system']
+        words = ([adjective] if adjective else []) + [self.fstype, self.spec.what]
         return ('an ' if words[0][0] in 'aeiox' else 'a ') + ' '.join(words)
 
     def update(self, probe):
         """A file system of the right type is there: adjust its label, UUID and size."""
         label = self.label if self.label is not None and self.label != probe.label else None
-        uuid = self.uuid if self.uuid is not None and self.uuid != self.current_uuid(probe) else None
-        if uuid is not None and self.fstype not in UUID_CHANGEABLE:
-            self.fail('The %s file system on %s has the UUID %s, not %s. This module gives a btrfs file system its UUID '
-                      'only when it makes it (btrfstune -U rewrites all its metadata): change it by hand while it is '
-                      'unmounted, or erase it with state: absent and make it again.'
-                      % (self.fstype, self.path, probe.uuid, uuid))
+        uuid = self.uuid_change(probe)
+        if self.opts_uuid is not None and self.uuid is None and self.opts_uuid not in self.spec.keywords:
+            # A UUID set in opts is compared too, so that the second run does not change anything.
+            wanted = self.parse_uuid(self.opts_uuid, 'opts')
+            uuid = wanted if wanted != self.current_uuid(probe) else None
         if label is not None and self.fstype == 'xfs' and any(char.isspace() or char in '"\'' for char in label):
             self.fail('The xfs file system on %s is labelled %r; xfs_db cannot set a label with spaces or quotes (%r) on '
                       'an existing file system. Choose another label, or erase it with state: absent and make it again '
                       'with this label.' % (self.path, probe.label, label))
+        new_uuid = uuid if uuid is not None and uuid not in self.spec.keywords else None
+        if uuid in ('clear', 'nil'):
+            new_uuid = None
         after = {'fstype': self.fstype, 'label': label if label is not None else probe.label,
-                 'uuid': uuid if uuid is not None else probe.uuid}
+                 'uuid': new_uuid if uuid is not None else probe.uuid}
         self.diff['after'] = dict(after)
+        if self.params['resizefs'] or self.module._diff:
+            self.fs_size(probe)
 
-        resize = self.plan_resize(probe, label, uuid) if self.params['resizefs'] else None
-        if resize is not None and self.fstype == 'swap':
-            commands = [resize]  # mkswap sets the label and UUID too
-        else:
-            commands = relabel_argvs(self.tools, self.fstype, self.path, label=label, uuid=uuid)
-            if resize is not None:
-                commands.append(resize)
+        commands = []
+        if label is not None or uuid is not None:
+            commands = self.relabel_commands(label=label, uuid=uuid, probe=probe)
+            self.refuse_in_use('change')
+        if self.params['resizefs']:
+            commands += self.plan_resize(probe)
         if not commands:
             return
-        self.refuse_in_use('change')
         self.run_commands(commands, after)
 
-    def current_uuid(self, probe):
+    def uuid_change(self, probe):
+        """The UUID (or keyword) to give the existing file system, or None when it has the one asked for."""
+        uuid = self.uuid
+        if uuid is None:
+            return None
+        if uuid in NEW_UUID_KEYWORDS:
+            return uuid  # a new one on every run, as asked
+        current = self.current_uuid(probe)
+        if uuid in ('clear', 'nil'):
+            return uuid if current not in (None, NIL_UUID) else None
+        return uuid if uuid != current else None
+
+    def relabel_commands(self, label=None, uuid=None, probe=None):
+        spec = self.spec
+        if self.fstype == 'swap' and uuid is not None and uuid in spec.keywords:
+            # swaplabel takes a UUID only; mkswap takes the keywords and keeps nothing else worth keeping.
+            keep = label if label is not None else (probe.label if probe is not None else None)
+            return [mkfs_argv(self.tools('mkswap'), spec, self.path, label=keep, uuid=uuid)]
         try:
-            return normalize_uuid(self.fstype, probe.uuid) if probe.uuid else None
+            return relabel_argvs(self.tools, spec, self.path, label=label, uuid=uuid)
+        except ValueError as exc:
+            current = probe.uuid if probe is not None else None
+            self.fail('The %s %s on %s has the UUID %s, not %s, and %s: erase it with state: absent and make it again '
+                      'with this uuid, or leave uuid out.' % (self.fstype, spec.what, self.path, current, uuid, exc))
+
+    def current_uuid(self, probe):
+        if not probe.uuid:
+            return None
+        try:
+            return normalize_uuid(self.spec, probe.uuid)
         except ValueError:
             return probe.uuid
 
-    def plan_resize(self, probe, label, uuid):
-        """The command that grows the file system into the device, or None when it already fills it."""
-        size = self.result['size']
+    # -- sizes and resizefs --------------------------------------------------------
+
+    def mounts(self, online=False):
+        """(device, mount point) pairs of ``dev`` (for an image file, of its loop devices), and other users."""
+        if online not in self._mounts:
+            if self.kind == BLOCK_DEVICE:
+                points, reasons = self.tools.block_device_usage(self.path, online=online)
+                self._mounts[online] = ([(self.path, point) for point in points], reasons)
+            else:
+                self._mounts[online] = self.tools.file_usage(self.path, online=online)
+        return self._mounts[online]
+
+    def fs_size(self, probe):
+        """The size of the file system in bytes as its tools report it (None where this module cannot tell)."""
+        spec = self.spec
+        size = None
         if self.fstype in EXT_TYPES:
-            geometry = self.tools.ext_geometry(self.path)
-            self.set_fs_size(geometry.size)
-            if geometry.size > size:
-                self.fail('The %s file system on %s is %s, larger than the %s it is on: the image or device was shrunk '
-                          'under it and the file system is damaged. Grow %s back to at least %s.'
-                          % (self.fstype, self.path, human_and_bytes(geometry.size), human_and_bytes(size),
-                             self.path, human_and_bytes(geometry.size)))
-            target = geometry.grown_block_count(size, page_size=os.sysconf('SC_PAGE_SIZE'))
-            if target <= geometry.block_count:
-                return None
-            problem = geometry.needs_check()
-            if problem:
-                self.fail('resize2fs grows an unmounted ext file system only after a full check, and the one on %s '
-                          'needs one: %s. Run e2fsck -f %s first, then run this task again.'
-                          % (self.path, problem, self.path))
-            self.set_fs_size(target * geometry.block_size, after=True)
-            return resize_ext_argv(self.tools('resize2fs'), self.path)
+            size = self.ext_geometry().size
+        elif self.fstype == 'xfs':
+            size = self.xfs_geometry().size
+        elif self.fstype == 'btrfs':
+            size = self.btrfs_size()[1]
+        elif self.fstype == 'swap':
+            header = read_swap_header(self.path)
+            size = header.size if header else None
+        elif self.fstype == 'f2fs':
+            size = read_f2fs_size(self.path)
+        elif self.fstype == 'lvm':
+            size = self.tools.pv(self.path)['pv_size']
+        if size is not None or spec.grow:
+            self.set_fs_size(size)
+        return size
+
+    def ext_geometry(self):
+        # A mounted file system is read through the device it is mounted from.
+        mounts, dummy = self.mounts(online=True)
+        return self.tools.ext_geometry(mounts[0][0] if mounts else self.path)
+
+    def xfs_geometry(self):
+        mounts, dummy = self.mounts(online=True)
+        return self.tools.xfs_geometry(self.path, mounts[0][1] if mounts else None)
+
+    def btrfs_size(self):
+        """(devid, bytes of this device the file system uses)."""
+        mounts, dummy = self.mounts(online=True)
+        found = read_btrfs_device(self.path)
+        if found is None:
+            self.fail('%s has a btrfs signature but no btrfs superblock this module can read.' % self.path)
+        devid, size = found[0], found[1]
+        if mounts:
+            for other_devid, other_size, dummy in self.tools.btrfs_devices(mounts[0][1]):
+                if other_devid == devid:
+                    size = other_size
+        return devid, size
+
+    def plan_resize(self, probe):
+        """The commands that grow the file system into the device: none when it already fills it."""
+        spec = self.spec
+        if not spec.grow:
+            self.fail('resizefs: growing an existing %s %s is not supported by this module (it grows ext2, ext3, ext4, '
+                      'ext4dev, xfs, btrfs, f2fs, swap and lvm).%s Or leave resizefs out.'
+                      % (self.fstype, spec.what, ' vfat grows with fatresize, on a partition of a disk only.'
+                                                 if self.fstype == 'vfat' else ''))
+        size = self.result['size']
+        online = self.fstype in ONLINE_GROW
+        mounts, reasons = self.mounts(online=online)
+        current = self.diff['before'].get('size')
+        if current is None:
+            current = self.fs_size(probe)
+        if current is None:
+            self.fail('%s carries a %s signature, but this module cannot read the size of the %s on it; erase it with '
+                      'state: absent and make it again, or leave resizefs out.' % (self.path, self.fstype, spec.what))
+        if current > size:
+            self.fail('The %s %s on %s is %s, larger than the %s it is on: the image or device was shrunk under it and '
+                      'it is damaged. Grow %s back to at least %s.'
+                      % (self.fstype, spec.what, self.path, human_and_bytes(current), human_and_bytes(size),
+                         self.path, human_and_bytes(current)))
+        target = self.grown_size(current, size)
+        if target <= current:
+            return []
+        if reasons or (mounts and not online):
+            self.refuse_in_use('grow')
+        if self.fstype in MOUNTED_GROW and not mounts:
+            self.fail('The %s file system on %s is %s and could grow to %s, but %s grows only while mounted. Mount it '
+                      '(an image file with mount -o loop) and run this task again, or leave resizefs out.'
+                      % (self.fstype, self.path, human_and_bytes(current), human_and_bytes(target),
+                         'xfs_growfs' if self.fstype == 'xfs' else 'btrfs filesystem resize'))
+        if self.fstype == 'f2fs' and mounts:
+            self.fail('The f2fs file system on %s is mounted on %s; resize.f2fs grows it only while unmounted. Unmount '
+                      'it and run this task again.' % (self.path, mounts[0][1]))
+        if len(set(point for dummy, point in mounts)) > 1:
+            self.fail('%s is mounted more than once (%s); grow it by hand or unmount all but one.'
+                      % (self.path, ', '.join(point for dummy, point in mounts)))
+        commands = []
+        device = self.path
+        if mounts:
+            device, point = mounts[0]
+            if device != self.path and device_size(device) < size:
+                # The loop device has not seen the image grow yet.
+                commands.append(set_capacity_argv(self.tools('losetup'), device))
+        commands.append(self.grow_argv(device, mounts[0][1] if mounts else None, probe))
+        self.set_fs_size(target, after=True)
+        return commands
+
+    def grown_size(self, current, size):
+        """The size the grow command gives the file system on a device of ``size`` bytes (``current`` if none)."""
+        if self.fstype in EXT_TYPES:
+            geometry = self.ext_geometry()
+            blocks = geometry.grown_block_count(size, page_size=os.sysconf('SC_PAGE_SIZE'))
+            return max(current, blocks * geometry.block_size)
+        if self.fstype == 'xfs':
+            geometry = self.xfs_geometry()
+            return max(current, geometry.grown_blocks(size) * geometry.block_size)
+        if self.fstype == 'btrfs':
+            sector = read_btrfs_device(self.path)[2]
+            return max(current, size - size % sector)
         if self.fstype == 'swap':
             header = read_swap_header(self.path)
             if header is None:
                 self.fail('%s has a swap signature but no version 1 swap header that mkswap could grow; erase it with '
                           'state: absent and make it again.' % self.path)
-            self.set_fs_size(header.size)
             page_size = os.sysconf('SC_PAGE_SIZE')
             if header.page_size != page_size:
                 self.fail('The swap area on %s was made with %d-byte pages and this host uses %d-byte pages; mkswap '
                           'here would change its page size. Grow it on a host with %d-byte pages, or erase it and make '
                           'it again.' % (self.path, header.page_size, page_size, header.page_size))
-            pages = size // page_size
-            if pages - 1 <= header.last_page:
-                return None
-            self.set_fs_size(pages * page_size, after=True)
-            return mkfs_argv(self.tools('mkswap'), 'swap', self.path,
-                             label=label if label is not None else probe.label,
-                             uuid=uuid if uuid is not None else probe.uuid)
-        self.fail('resizefs: growing an existing %s file system is not supported by this module (only ext2, ext3, ext4 '
-                  'and swap). XFS and btrfs grow while mounted: mount it and run xfs_growfs (xfs) or btrfs filesystem '
-                  'resize max (btrfs) on the mount point; vfat grows with fatresize. Or leave resizefs out.'
-                  % self.fstype)
+            return max(current, size - size % page_size)
+        if self.fstype == 'f2fs':
+            block = 4096
+            return max(current, size - size % block)
+        if self.fstype == 'lvm':
+            return max(current, self.tools.pv(self.path)['dev_size'])
+        return current
+
+    def grow_argv(self, device, mount_point, probe):
+        if self.fstype in EXT_TYPES:
+            if not mount_point:
+                problem = self.ext_geometry().needs_check()
+                if problem:
+                    self.fail('resize2fs grows an unmounted ext file system only after a full check, and the one on %s '
+                              'needs one: %s. Run e2fsck -f %s first, then run this task again.'
+                              % (self.path, problem, self.path))
+            return resize_ext_argv(self.tools('resize2fs'), device)
+        if self.fstype == 'xfs':
+            return xfs_grow_argv(self.tools('xfs_growfs'), mount_point)
+        if self.fstype == 'btrfs':
+            return btrfs_grow_argv(self.tools('btrfs'), self.btrfs_size()[0], mount_point)
+        if self.fstype == 'swap':
+            # mkswap again over the whole device, with the same UUID and label.
+            return mkfs_argv(self.tools('mkswap'), self.spec, self.path, label=probe.label, uuid=probe.uuid)
+        if self.fstype == 'f2fs':
+            return f2fs_grow_argv(self.tools('resize.f2fs'), device)
+        return pvresize_argv(self.tools('pvresize'), device)
 
     def set_fs_size(self, size, after=False):
         self.result['fs_size'] = size
         if not after:
-            self.diff['before']['fs_size'] = size
-        self.diff['after']['fs_size'] = size
+            self.diff['before']['size'] = size
+        self.diff['after']['size'] = size
 
     # -- state: absent ------------------------------------------------------------
 
@@ -557,32 +747,32 @@ class Mkfs(ImageTask):
         if self.params['state'] == 'present':
             self.check_outcome(probe, predicted)
         self.diff['after'].update(self.facts_of(probe))
-        if 'fs_size' in self.diff['after']:
-            self.report_fs_size()
+        if 'size' in self.diff['after']:
+            self.diff['before'].setdefault('size', None)
+            self.fs_size_after(probe)
+
+    def fs_size_after(self, probe):
+        before = self.diff['before'].get('size')
+        self.fs_size(probe)
+        self.diff['before']['size'] = before
 
     def check_outcome(self, probe, predicted):
-        if not probe.holds_only(self.fstype):
+        if not probe.holds_only(self.spec):
             self.fail('%s ran, but blkid now finds %s on %s instead of %s.'
                       % (os.path.basename(self.result['cmd'][0]), probe.describe(), self.path, self.wanted()))
         for key, found in (('label', probe.label), ('uuid', self.current_uuid(probe))):
             if predicted[key] is not None and found != predicted[key]:
-                self.fail('%s ran, but the %s of the file system on %s is %r, not %r.'
-                          % (os.path.basename(self.result['cmd'][0]), key, self.path, found, predicted[key]))
-
-    def report_fs_size(self):
-        if self.fstype in EXT_TYPES:
-            size = self.tools.ext_geometry(self.path).size
-        elif self.fstype == 'swap':
-            header = read_swap_header(self.path)
-            size = header.size if header else None
-        else:
-            return
-        self.result['fs_size'] = size
-        self.diff['after']['fs_size'] = size
+                self.fail('%s ran, but the %s of the %s on %s is %r, not %r.'
+                          % (os.path.basename(self.result['cmd'][0]), key, self.spec.what, self.path, found,
+                             predicted[key]))
 
     def report_probe(self, probe):
-        self.result.update({'fstype': probe.type if not probe.ambivalent else None,
-                            'label': probe.label, 'uuid': probe.uuid})
+        fstype = probe.type if not probe.ambivalent else None
+        if self.spec is not None and fstype in self.spec.blkid_types:
+            fstype = self.fstype
+        elif fstype == 'LVM2_member':
+            fstype = 'lvm'
+        self.result.update({'fstype': fstype, 'label': probe.label, 'uuid': probe.uuid})
 
     @staticmethod
     def facts_of(probe):
