@@ -8,32 +8,37 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: mkfs
-short_description: Make file systems and swap areas on raw images and block devices
+short_description: Make file systems, swap areas and LVM physical volumes on raw images and block devices
 version_added: 0.1.0
 description:
-  - Makes sure a raw image file or a block device carries a file system (or a swap area) of a given type, as Nova
-    does for ephemeral disks and swap disks, or carries no signature at all.
-  - What is on O(dev) is read with C(blkid -p) (libblkid's low-level probe, without its cache) and C(wipefs --no-act),
-    never guessed. The header magic of an image file is read too, so that a qcow2 (or any other non-raw) image is
-    never formatted.
+  - Makes sure a raw image file or a block device carries a file system (or a swap area, or an LVM physical volume) of
+    a given type, as Nova does for ephemeral disks and swap disks, or carries no signature at all.
+  - What is on O(dev) is read with C(blkid -p -c /dev/null) (libblkid's low-level probe, without its cache; its exit
+    status tells a signature from nothing and from an error) and C(wipefs --no-act), never guessed. The header magic
+    of an image file is read too, so that a qcow2 (or any other non-raw) image is never formatted.
   - A file system of the requested type is left alone; a different O(label) or O(uuid) is set on it with the file
-    system's own tool. Anything else on O(dev) (another file system, a partition table, several signatures) makes the
-    task fail, naming what was found, unless O(force=true).
+    system's own tool, and O(resizefs=true) grows it into O(dev). Anything else on O(dev) (another file system, a
+    partition table, a LUKS header, an LVM or RAID member, several signatures) makes the task fail, naming what was
+    found, unless O(force=true).
   - Nothing is written to a device or image that is in use (mounted, an active swap area, held by device mapper or
     md, open in a qemu process such as a running virtual machine, or an image file attached to a loop device that
-    is), even with O(force=true).
-  - The argument names, aliases and most of the semantics are those of the C(community.general.filesystem) module, so
-    a task can switch by changing the module name. The differences, all on the side of safety or idempotence, are
-    listed in the notes.
+    is), even with O(force=true). The one exception is O(resizefs=true), which grows ext2, ext3, ext4, xfs and btrfs
+    file systems while they are mounted, as their tools do.
+  - The argument names, aliases and semantics are those of the C(community.general.filesystem) module, so a task can
+    switch by changing the module name. The differences, all on the side of safety or idempotence, are listed in the
+    notes.
   - Tasks on the same image file wait for each other on a lock file beside it; on a block device they take an
     exclusive lock on the device node, which udev honours.
 author:
   - hypervisor.images contributors (@hypervisor-images)
 requirements:
-  - C(blkid) and C(wipefs) (util-linux) and C(losetup) (Debian package C(mount)) on the managed host.
-  - The tools of the file system type, only when they are needed. C(mkfs.ext2), C(mkfs.ext3), C(mkfs.ext4), C(tune2fs),
-    C(dumpe2fs) and C(resize2fs) (e2fsprogs); C(mkfs.xfs) and C(xfs_db) (xfsprogs); C(mkfs.btrfs) and C(btrfs)
-    (btrfs-progs); C(mkfs.vfat) and C(fatlabel) (dosfstools); C(mkswap) and C(swaplabel) (util-linux).
+  - C(blkid), C(wipefs) (util-linux) and C(losetup) (Debian package C(mount)) on the managed host.
+  - "The tools of the file system type, only when they are needed: C(mkfs.ext2), C(mkfs.ext3), C(mkfs.ext4), C(tune2fs),
+    C(dumpe2fs) and C(resize2fs) (e2fsprogs); C(mkfs.xfs), C(xfs_db), C(xfs_info) and C(xfs_growfs) (xfsprogs);
+    C(mkfs.btrfs), C(btrfs) and C(btrfstune) (btrfs-progs); C(mkfs.vfat) and C(fatlabel) (dosfstools); C(mkswap) and
+    C(swaplabel) (util-linux); C(mkfs.f2fs), C(f2fslabel) and C(resize.f2fs) (f2fs-tools); C(mkfs.reiserfs) and
+    C(reiserfstune) (reiserfsprogs); C(mkfs.ocfs2) and C(tunefs.ocfs2) (ocfs2-tools); C(mkfs.gfs2) and C(tunegfs2)
+    (gfs2-utils); C(pvcreate), C(pvchange), C(pvs) and C(pvresize) (lvm2)."
 extends_documentation_fragment:
   - hypervisor.images.attributes
   - hypervisor.images.attributes.actiongroup_images
@@ -43,8 +48,9 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff shows the file system type, label and UUID before and after, the signatures that were found when
-        something else than the requested file system was there, and the file system size with O(resizefs=true).
+      - The diff shows the type, label and UUID before and after, the signatures that were found when something else
+        than the requested file system was there, and the size of the file system (C(size), in bytes) where this
+        module can read it (ext2, ext3, ext4, xfs, btrfs, swap, f2fs and lvm).
 options:
   dev:
     description:
@@ -53,24 +59,29 @@ options:
         M(hypervisor.images.qemu_image) (O(hypervisor.images.qemu_image#module:format=raw)).
       - An image file whose header declares another format than raw (qcow2, vmdk, ...) is refused, even with
         O(force=true), since mkfs would overwrite the image header and destroy the image.
-      - A directory or a character device is refused.
+      - A directory or a character device is refused. O(fstype=lvm) needs a block device (attach an image file to a
+        loop device first).
     type: path
     required: true
     aliases: [path, device]
   fstype:
     description:
-      - Type of the file system to make. V(swap) makes a swap area with C(mkswap).
+      - Type of the file system to make. V(swap) makes a swap area with C(mkswap); V(lvm) makes an LVM physical volume
+        with C(pvcreate).
+      - V(ext4dev) is made with C(mkfs.ext4); an ext4 file system counts as V(ext4dev) and the other way round.
+      - V(ocfs2) is made for the cluster stack by default; on a host without one, add C(-M local) to O(opts).
       - Required with O(state=present); ignored with O(state=absent).
     type: str
-    choices: [ext2, ext3, ext4, xfs, btrfs, vfat, swap]
+    choices: [ext2, ext3, ext4, ext4dev, xfs, btrfs, vfat, swap, f2fs, reiserfs, ocfs2, gfs2, lvm]
     aliases: [type]
   force:
     description:
-      - Allow replacing what O(dev) carries (another file system, a partition table, several signatures) by a new file
-        system of type O(fstype). Its signatures are erased with C(wipefs --all) first, then the file system is made;
-        the data on O(dev) is lost.
-      - A file system of type O(fstype) that is already there is kept even with O(force=true), so the task stays
-        idempotent. To make it anew, wipe it first with O(state=absent).
+      - Allow replacing what O(dev) carries (another file system, a partition table, a LUKS header, several signatures)
+        by a new file system of type O(fstype). Its signatures are erased with C(wipefs --all) first, then the file
+        system is made; the data on O(dev) is lost.
+      - A file system of type O(fstype) that is already there is made anew (with a new UUID) on every run, as
+        C(community.general.filesystem) does, unless O(resizefs) or O(uuid) is given; the task then always reports a
+        change.
       - O(force) never allows writing to a device or image in use, nor formatting an image that is not raw.
     type: bool
     default: false
@@ -79,29 +90,39 @@ options:
       - Extra arguments for the mkfs command, as a string split as a shell would split it (without running one), or
         as a list of arguments. They come after the module's own arguments, just before the device.
       - They are only used when a file system is made.
-      - Do not set the label or the UUID here as well as in O(label) or O(uuid); the task fails when both are given.
+      - A label or a UUID set here (for example C(-L data) or C(-m uuid=...) for xfs) wins over O(label) and O(uuid),
+        and is the one later runs compare with.
     type: raw
   label:
     description:
-      - Label of the file system (C(-L) for most mkfs commands, C(-n) for C(mkfs.vfat)).
+      - Label of the file system (C(-L) for ext2, ext3, ext4, xfs, btrfs, swap and ocfs2, C(-n) for vfat, C(-l) for
+        f2fs and reiserfs).
+      - For gfs2, the label is the lock table, V(CLUSTER:NAME) (C(mkfs.gfs2 -t)). gfs2 needs one, unless O(opts) ask
+        for C(-p lock_nolock).
       - An existing file system of type O(fstype) with another label is relabelled with C(tune2fs) (ext2, ext3, ext4),
-        C(xfs_db) as C(xfs_admin) runs it (xfs), C(btrfs filesystem label), C(fatlabel) or C(swaplabel), while it is
-        not in use.
-      - Printable ASCII only. At most 16 characters for ext2, ext3 and ext4, 12 for xfs, 255 for btrfs, 11 for vfat
-        (not any of C(*?.,;:/\|+=<>[]")), 15 for swap. An existing xfs file system is only relabelled to a label without
-        spaces or quotes.
+        C(xfs_db) as C(xfs_admin) runs it (xfs), C(btrfs filesystem label), C(fatlabel), C(swaplabel), C(f2fslabel),
+        C(reiserfstune), C(tunefs.ocfs2) or C(tunegfs2), while it is not in use.
+      - Printable ASCII only. At most 16 characters for ext2, ext3, ext4 and reiserfs, 12 for xfs, 255 for btrfs, 11
+        for vfat (not any of C(*?.,;:/\|+=<>[]")), 15 for swap, 512 for f2fs, 63 for ocfs2. An existing xfs file
+        system is only relabelled to a label without spaces or quotes. LVM physical volumes have no label.
       - When omitted, the label of an existing file system is left as it is.
     type: str
   uuid:
     description:
       - UUID of the file system, such as V(0b7e0ef0-1a51-4c47-9d4e-6c1d0a3e4b2f); for vfat, a volume ID of 8
-        hexadecimal digits such as V(1A2B-3C4D).
+        hexadecimal digits such as V(1A2B-3C4D); for lvm, an LVM identifier such as
+        V(Tc9HdL-0Ab1-C2d3-E4f5-G6h7-I8j9-K0l1Mn).
       - It is given to mkfs when the file system is made. An existing file system of type O(fstype) with another UUID
         gets this one with C(tune2fs -U) (ext2, ext3, ext4), C(xfs_db) as C(xfs_admin -U) runs it (xfs),
-        C(fatlabel -i) (vfat) or C(swaplabel -U) (swap) while it is not in use. The UUID of an existing btrfs file
-        system is not changed; the task fails instead.
-      - Unlike C(community.general.filesystem), the special values V(random), V(generate), V(time), V(clear) and
-        V(nil) are refused, since they would give the file system a new UUID on every run.
+        C(btrfstune -U) (btrfs, which rewrites all its metadata), C(fatlabel -i) (vfat), C(swaplabel -U) (swap),
+        C(reiserfstune -u) (reiserfs), C(tunefs.ocfs2 --uuid-reset) (ocfs2) or C(tunegfs2 -U) (gfs2), while it is not
+        in use. The UUID of an existing f2fs file system cannot be changed, nor can an LVM physical volume be given a
+        chosen one after it is made; the task fails instead.
+      - A UUID is only changed when it differs from the one there, so the task is idempotent.
+      - The tools' own keywords are passed through. V(clear) (ext2, ext3, ext4, swap) and V(nil) (xfs) ask for the nil
+        UUID and are idempotent. V(random) (ext2, ext3, ext4, swap, reiserfs, lvm), V(time) (ext2, ext3, ext4, swap,
+        reiserfs) and V(generate) (xfs) ask for a new UUID, and get one on every run, so the task always reports a
+        change, as with C(community.general.filesystem).
       - When omitted, a new file system gets a random UUID and the UUID of an existing one is left as it is.
       - Mutually exclusive with O(resizefs).
     type: str
@@ -109,21 +130,28 @@ options:
     description:
       - Grow an existing file system of type O(fstype) to fill O(dev), for example after its raw image was grown with
         M(hypervisor.images.qemu_image). Nothing is done when it already fills O(dev).
-      - Supported for ext2, ext3 and ext4 (C(resize2fs), unmounted) and for swap (C(mkswap) again over the whole of
-        O(dev), keeping the UUID and the label, unless O(uuid) or O(label) ask for others).
-      - For xfs, btrfs and vfat the task fails when the file system exists; xfs and btrfs grow only while mounted
-        (C(xfs_growfs), C(btrfs filesystem resize max) on the mount point).
-      - resize2fs refuses to grow an unmounted file system that was mounted since its last check; the task then fails
-        and asks for C(e2fsck -f) first.
+      - The decision follows what the tool will do (whole blocks, pages or sectors; resize2fs's rule for a last block
+        group too small to hold its own metadata; the smallest allocation group XFS adds), so a second run reports no
+        change.
+      - ext2, ext3 and ext4 grow with C(resize2fs), unmounted or mounted (online). resize2fs refuses to grow an
+        unmounted file system that was mounted since its last check; the task then fails and asks for C(e2fsck -f)
+        first.
+      - xfs (C(xfs_growfs)) and btrfs (C(btrfs filesystem resize)) grow only while mounted; the task fails when such a
+        file system is not mounted and would grow.
+      - swap grows with C(mkswap) over the whole of O(dev), keeping the UUID and the label; f2fs with C(resize.f2fs)
+        while unmounted; lvm with C(pvresize).
+      - When O(dev) is an image file attached to a mounted loop device, the loop device is told the new size of the
+        file (C(losetup --set-capacity)) first, and the file system grows through it.
+      - Growing vfat, reiserfs, ocfs2 and gfs2 is not supported; the task fails.
       - Mutually exclusive with O(uuid).
     type: bool
     default: false
   state:
     description:
       - V(present) makes the file system, or adjusts the label, UUID and size of an existing one.
-      - V(absent) erases every signature on O(dev) (file systems, swap areas, partition tables) with
-        C(wipefs --all); the data stays but can no longer be found by its signatures. Nothing happens when there
-        is none, or when O(dev) does not exist.
+      - V(absent) erases every signature on O(dev) (file systems, swap areas, partition tables, LUKS headers, LVM
+        labels) with C(wipefs --all); afterwards blkid finds nothing there. The data stays but can no longer be found
+        by its signatures. Nothing happens when there is none, or when O(dev) does not exist.
       - With O(state=absent), the options other than O(dev) are ignored.
     type: str
     choices: [present, absent]
@@ -135,10 +163,12 @@ notes:
     locks qemu holds on it. A virtual machine started with image locking off (C(file.locking=off)) is not detected.
   - C(mkfs.ext2), C(mkfs.ext3) and C(mkfs.ext4) get C(-E nodiscard) for image files, so that the blocks of a
     preallocated image stay allocated (mke2fs would otherwise punch holes into it). An C(-E) in O(opts) replaces it.
-  - "Differences from C(community.general.filesystem): O(force=true) does not remake a file system of the requested
-    type on every run; O(uuid) takes UUIDs only and is idempotent; O(label) is an addition; mounted or otherwise used
-    devices are never written; non-raw images are never formatted; O(resizefs) covers ext2, ext3, ext4 and swap on
-    unmounted devices; the types ext4dev, f2fs, lvm, ocfs2, reiserfs, bcachefs and ufs are not offered."
+  - "Differences from C(community.general.filesystem): O(label) is an addition; O(uuid) is idempotent for UUIDs and
+    also works for btrfs, vfat, swap, reiserfs, ocfs2 and gfs2; partition tables and other signatures are found too;
+    mounted or otherwise used devices are never written; non-raw images are never formatted; O(resizefs) grows ext
+    file systems while mounted, swap areas too, and reports no change once the file system fills what the tool can
+    use, but does not grow vfat (C(fatresize) does not work on image files); gfs2 is an addition; bcachefs and ufs are
+    not offered."
   - Check mode decides everything as a real run does, but cannot foresee a failure of the tool itself, such as a
     device too small for the file system (xfs needs 300 MiB, btrfs about 110 MiB).
 seealso:
@@ -196,6 +226,30 @@ EXAMPLES = r'''
     label: config-2
     force: true
 
+- name: Grow the mounted XFS file system of an image attached to a loop device, after the image grew
+  hypervisor.images.mkfs:
+    dev: /srv/images/scratch.raw
+    fstype: xfs
+    resizefs: true
+
+- name: Make an LVM physical volume on a disk for the instances volume group
+  hypervisor.images.mkfs:
+    dev: /dev/sdb
+    fstype: lvm
+
+- name: Make a GFS2 file system for the shared instances directory of cluster hv
+  hypervisor.images.mkfs:
+    dev: /dev/mapper/shared-instances
+    fstype: gfs2
+    label: hv:instances
+    opts: -j 3
+
+- name: Give an ext4 file system the nil UUID (idempotent; random would change it on every run)
+  hypervisor.images.mkfs:
+    dev: /var/lib/nova/instances/0b7e/disk.eph0
+    fstype: ext4
+    uuid: clear
+
 - name: Erase every signature on a disk
   hypervisor.images.mkfs:
     dev: /var/lib/nova/instances/0b7e/disk.eph0
@@ -231,8 +285,11 @@ size:
   type: int
   sample: 21474836480
 fs_size:
-  description: Size of the file system (for swap, of the swap area) in bytes, afterwards (predicted in check mode).
-  returned: when O(resizefs=true) and an existing ext2, ext3, ext4 or swap file system was found
+  description:
+    - Size of the file system (for swap, of the swap area; for lvm, of the physical volume) in bytes, afterwards
+      (predicted in check mode).
+  returned: when O(resizefs=true) or in diff mode, for an existing ext2, ext3, ext4, ext4dev, xfs, btrfs, swap, f2fs or
+    lvm file system
   type: int
   sample: 21474836480
 cmd:
@@ -367,9 +424,9 @@ class Mkfs(ImageTask):
         if kind not in (FILE, BLOCK_DEVICE):
             self.fail('%s is a %s, not a raw image file or a block device.' % (self.path, kind))
         if kind == FILE and self.params['state'] == 'present' and not self.spec.regular_file:
-            self.fail('%s is a regular file; pvcreate makes a %s %s on a block device only. Attach the image to a loop '
-                      'device first (losetup --find --show %s) and give the loop device as dev.'
-                      % (self.path, self.fstype, self.spec.what, self.path))
+            self.fail('%s is a regular file; pvcreate makes an LVM physical volume on a block device only. Attach '
+                      'the image to a loop device first (losetup --find --show %s) and give the loop device as dev.'
+                      % (self.path, self.path))
         return kind
 
     def needs_lock(self, kind):
