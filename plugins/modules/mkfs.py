@@ -505,7 +505,10 @@ class Mkfs(ImageTask):
         if uuid in ('clear', 'nil'):
             predicted_uuid = None
         if predicted_uuid is None and self.opts_uuid is not None and self.opts_uuid not in spec.keywords:
-            predicted_uuid = self.opts_uuid
+            try:
+                predicted_uuid = normalize_uuid(spec, self.opts_uuid)
+            except ValueError:
+                predicted_uuid = None  # mkfs will say what is wrong with it
         after = {'fstype': self.fstype, 'label': self.label, 'uuid': predicted_uuid}
         self.diff['after'] = dict(after)
         self.run_commands(commands, after)
