@@ -17,6 +17,7 @@ REQUIRED=(
     "pvcreate:lvm2"
     "cryptsetup:cryptsetup-bin"
     "sfdisk:fdisk"
+    "shellcheck:shellcheck"
     "blkid:util-linux"
     "losetup:mount"
     "getfattr:attr"
