@@ -9,6 +9,7 @@ import os
 import struct
 
 import pytest
+from ansible.module_utils import basic
 
 from ansible_collections.hypervisor.images.plugins.module_utils import _mkfs
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE
@@ -18,19 +19,70 @@ from ansible_collections.hypervisor.images.plugins.modules import mkfs
 MiB = 1024 * 1024
 UUID = '0b7e0ef0-1a51-4c47-9d4e-6c1d0a3e4b2f'
 OTHER_UUID = '11111111-2222-4333-8444-555555555555'
-USAGE = {'swap': 'other'}
+NIL_UUID = '00000000-0000-0000-0000-000000000000'
+LVM_ID = 'Tc9HdL-0Ab1-C2d3-E4f5-G6h7-I8j9-K0l1Mn'
+USAGE = {'swap': 'other', 'LVM2_member': 'raid'}
+# What each tool takes for the label and the UUID (the blkid TYPE it makes, by the fake's reckoning).
+LABEL_FLAGS = {'vfat': ('-n', '--volume-name'), 'f2fs': ('-l',), 'reiserfs': ('-l', '--label'), 'gfs2': ('-t',),
+               'btrfs': ('-L', '--label'), 'swap': ('-L', '--label'), 'ocfs2': ('-L', '--label')}
+UUID_FLAGS = {'vfat': ('-i', '--volume-id'), 'reiserfs': ('-u', '--uuid'), 'LVM2_member': ('-u', '--uuid'),
+              'btrfs': ('-U', '--uuid'), 'swap': ('-U', '--uuid')}
+MKFS_TYPES = {'mkswap': 'swap', 'pvcreate': 'LVM2_member'}
+# xfs_info of xfsprogs 6.1.0 on a loop-mounted 320 MiB image
+XFS_INFO = '''meta-data=/dev/loop0             isize=512    agcount=4, agsize={agblocks} blks
+         =                       sectsz=512   attr=2, projid32bit=1
+         =                       crc=1        finobt=1, sparse=1, rmapbt=0
+         =                       reflink=1    bigtime=1 inobtcount=1 nrext64=0
+data     =                       bsize={blocksize}   blocks={dblocks}, imaxpct=25
+         =                       sunit=0      swidth=0 blks
+naming   =version 2              bsize=4096   ascii-ci=0, ftype=1
+log      =internal log           bsize=4096   blocks=16384, version=2
+         =                       sectsz=512   sunit=0 blks, lazy-count=1
+realtime =none                   extsz=4096   blocks=0, rtextents=0
+'''
+_AUTO = object()
 
 
 def sbin(name):
     return '/sbin/' + name
 
 
+def truncate(path, size):
+    with open(path, 'ab') as handle:
+        handle.truncate(size)
+
+
+def craft_btrfs(path, devid, total, sector_size=4096):
+    """The fields of a btrfs superblock that mkfs reads, at 64 KiB."""
+    with open(path, 'r+b') as handle:
+        handle.seek(65536 + 0x40)
+        handle.write(b'_BHRfS_M')
+        handle.seek(65536 + 0x90)
+        handle.write(struct.pack('<I', sector_size))
+        handle.seek(65536 + 0xc9)
+        handle.write(struct.pack('<QQ', devid, total))
+
+
+def craft_f2fs(path, block_count):
+    """The fields of an f2fs superblock that mkfs reads, at 1 KiB (4 KiB blocks)."""
+    with open(path, 'r+b') as handle:
+        handle.seek(1024)
+        handle.write(struct.pack('<I', 0xF2F52010))
+        handle.seek(1024 + 16)
+        handle.write(struct.pack('<I', 12))
+        handle.seek(1024 + 36)
+        handle.write(struct.pack('<Q', block_count))
+
+
 class FakeDevice:
-    """Enough of blkid, wipefs, the mkfs tools and their relabelling tools for decision tests.
+    """Enough of blkid, wipefs, the mkfs tools and their relabelling and growing tools for decision tests.
 
     What blkid would find lives in ``signatures`` (a list of dicts with type,
     usage, label and uuid); every call is recorded as an argv; ``fail_on``
-    maps a tool name to the (rc, stderr) it fails with.
+    maps a tool name to the (rc, stderr) it fails with. ``xfs``, ``btrfs``
+    and ``pv`` hold what xfs_info/xfs_db, btrfs filesystem show and pvs
+    report; ``loop_sizes`` the size the kernel sees for each loop device,
+    ``loop_files`` the image behind it (losetup --set-capacity syncs them).
     """
 
     def __init__(self):
@@ -38,16 +90,39 @@ class FakeDevice:
         self.signatures = []
         self.fail_on = {}
         self.loops = []
+        self.loop_sizes = {}
+        self.loop_files = {}
         self.ext = {'Block size': '4096', 'Block count': '16384', 'First block': '0', 'Blocks per group': '32768',
                     'Inode blocks per group': '512', 'Reserved GDT blocks': '7', 'Group descriptor size': '64',
                     'Filesystem features': 'has_journal extent 64bit flex_bg sparse_super resize_inode',
                     'Filesystem state': 'clean', 'Last mount time': 'n/a',
                     'Last checked': 'Sun Nov 22 00:58:04 2026'}
-        self.uuids = iter('%08x-0000-4000-8000-000000000000' % n for n in range(1, 100))
+        self.xfs = {'dblocks': 81920, 'blocksize': 4096, 'agblocks': 20480}
+        self.btrfs = {'devid': 1, 'size': 256 * MiB}
+        self.pv = {'pv_size': 64 * MiB, 'dev_size': 64 * MiB}
+        self.numbers = iter(range(1, 1000))
 
-    def put(self, fstype, label=None, uuid=None):
+    def new_uuid(self, fstype):
+        number = next(self.numbers)
+        if fstype == 'LVM2_member':
+            return 'Fake%02d-0000-0000-0000-0000-0000-000000' % number
+        if fstype == 'vfat':
+            return '%04X-0000' % number
+        return '%08x-0000-4000-8000-000000000000' % number
+
+    def blkid_uuid(self, fstype, value):
+        """The UUID blkid reports after a tool was given ``value`` (a UUID or a keyword)."""
+        if value is None or value in ('random', 'time', 'generate'):
+            return self.new_uuid(fstype)
+        if value in ('clear', 'nil'):
+            return None   # blkid reports no UUID for an all-zero one
+        if fstype == 'vfat':
+            return '%s-%s' % (value[:4].upper(), value[-4:].upper())
+        return value if fstype == 'LVM2_member' else value.lower()
+
+    def put(self, fstype, label=None, uuid=_AUTO):
         self.signatures.append({'type': fstype, 'usage': USAGE.get(fstype, 'filesystem'), 'label': label,
-                                'uuid': uuid or next(self.uuids), 'offset': '0x438'})
+                                'uuid': self.new_uuid(fstype) if uuid is _AUTO else uuid, 'offset': '0x438'})
 
     def put_partition_table(self, pttype='dos'):
         self.signatures.append({'type': pttype, 'usage': 'partition-table', 'label': None, 'uuid': None,
@@ -58,14 +133,43 @@ class FakeDevice:
         found = [entry for entry in self.signatures if entry['usage'] != 'partition-table']
         return found[0] if found else None
 
+    @staticmethod
+    def reads_only(argv):
+        name = os.path.basename(argv[0])
+        return (name in ('blkid', 'dumpe2fs', 'xfs_info', 'pvs') or '--no-act' in argv
+                or (name == 'losetup' and '--list' in argv) or (name == 'xfs_db' and '-r' in argv)
+                or (name == 'btrfs' and argv[1:3] == ['filesystem', 'show']))
+
     def changing_calls(self):
-        return [call for call in self.calls
-                if os.path.basename(call[0]) not in ('blkid', 'losetup', 'dumpe2fs')
-                and '--no-act' not in call]
+        return [call for call in self.calls if not self.reads_only(call)]
 
     @staticmethod
-    def option(argv, flag):
-        return argv[argv.index(flag) + 1] if flag in argv else None
+    def option(argv, flags):
+        """The value of the last of ``flags`` in ``argv`` (-X value, -Xvalue or --long=value), as getopt reads it."""
+        if isinstance(flags, str):
+            flags = (flags,)
+        found = None
+        for index, arg in enumerate(argv):
+            for flag in flags:
+                if arg == flag:
+                    found = argv[index + 1]
+                elif flag.startswith('--') and arg.startswith(flag + '='):
+                    found = arg[len(flag) + 1:]
+                elif not flag.startswith('--') and arg.startswith(flag) and not arg.startswith('--'):
+                    found = arg[len(flag):]
+        return found
+
+    def mkfs(self, argv, fstype):
+        label = self.option(argv, LABEL_FLAGS.get(fstype, ('-L',)))
+        if fstype == 'xfs':
+            uuid = None
+            for index, arg in enumerate(argv):
+                if arg == '-m':
+                    uuid = dict(part.split('=', 1) for part in argv[index + 1].split(',')).get('uuid', uuid)
+        else:
+            uuid = self.option(argv, UUID_FLAGS.get(fstype, ('-U',)))
+        self.signatures = []
+        self.put(fstype, label, self.blkid_uuid(fstype, uuid))
 
     def __call__(self, argv, limits):
         self.calls.append(argv)
@@ -74,6 +178,7 @@ class FakeDevice:
             rc, stderr = self.fail_on[name]
             return CommandResult(argv, rc, '', stderr, 0.0)
         out = ''
+        fs = self.fs
         if name == 'blkid':
             filesystems = [entry for entry in self.signatures if entry['usage'] != 'partition-table']
             tables = [entry for entry in self.signatures if entry['usage'] == 'partition-table']
@@ -86,7 +191,9 @@ class FakeDevice:
                 entry = filesystems[0]
                 if entry['label'] is not None:
                     lines.append('LABEL=%s' % entry['label'].replace(' ', '\\ '))
-                lines += ['UUID=%s' % entry['uuid'], 'TYPE=%s' % entry['type'], 'USAGE=%s' % entry['usage']]
+                if entry['uuid'] is not None:
+                    lines.append('UUID=%s' % entry['uuid'])
+                lines += ['TYPE=%s' % entry['type'], 'USAGE=%s' % entry['usage']]
             if tables:
                 lines += ['PTTYPE=%s' % tables[0]['type']]
             out = '\n'.join(lines) + '\n'
@@ -96,42 +203,74 @@ class FakeDevice:
             # without --force, wipefs leaves a partition table in an image file alone
             self.signatures = [] if '--force' in argv else [
                 entry for entry in self.signatures if entry['usage'] == 'partition-table']
-        elif name.startswith('mkfs.') or name == 'mkswap':
-            fstype = 'swap' if name == 'mkswap' else name.split('.', 1)[1]
-            label = self.option(argv, '-n' if fstype == 'vfat' else '-L')
-            uuid = self.option(argv, '-U')
-            if fstype == 'vfat' and '-i' in argv:
-                raw = self.option(argv, '-i')
-                uuid = '%s-%s' % (raw[:4], raw[4:])
-            if fstype == 'xfs' and '-m' in argv:
-                uuid = self.option(argv, '-m').split('=', 1)[1]
-            self.signatures = []
-            self.put(fstype, label, uuid)
-        elif name in ('tune2fs', 'swaplabel'):
-            if '-L' in argv:
-                self.fs['label'] = self.option(argv, '-L')
-            if '-U' in argv:
-                self.fs['uuid'] = self.option(argv, '-U')
+        elif name.startswith('mkfs.') or name in MKFS_TYPES:
+            self.mkfs(argv, MKFS_TYPES.get(name) or name.split('.', 1)[1])
+        elif name in ('tune2fs', 'swaplabel', 'tunegfs2', 'reiserfstune'):
+            label_flag, uuid_flag = ('-l', '-u') if name == 'reiserfstune' else ('-L', '-U')
+            if label_flag in argv:
+                fs['label'] = self.option(argv, label_flag)
+            if uuid_flag in argv:
+                fs['uuid'] = self.blkid_uuid(fs['type'], self.option(argv, uuid_flag))
+        elif name == 'xfs_db' and '-r' in argv:
+            out = 'dblocks = %(dblocks)d\nblocksize = %(blocksize)d\nagblocks = %(agblocks)d\n' % self.xfs
         elif name == 'xfs_db':
             for index, arg in enumerate(argv):
                 if arg == '-c':
                     key, value = argv[index + 1].split(' ', 1)
-                    self.fs[key] = value
+                    fs[key] = self.blkid_uuid('xfs', value) if key == 'uuid' else value
+        elif name == 'xfs_info':
+            out = XFS_INFO.format(**self.xfs)
+        elif name == 'xfs_growfs':
+            # the kernel drops a last allocation group of fewer than 64 blocks
+            blocks = self.mounted_size() // self.xfs['blocksize']
+            rest = blocks % self.xfs['agblocks']
+            self.xfs['dblocks'] = blocks - rest if rest < 64 else blocks
+        elif name == 'btrfs' and argv[1:3] == ['filesystem', 'show']:
+            out = ("Label: none  uuid: %s\n\tTotal devices 1 FS bytes used 147456\n"
+                   "\tdevid    %d size %d used 92274688 path /dev/loop3\n\n"
+                   % (fs['uuid'], self.btrfs['devid'], self.btrfs['size']))
+        elif name == 'btrfs' and argv[1:3] == ['filesystem', 'resize']:
+            size = self.mounted_size()
+            self.btrfs['size'] = size - size % 4096
         elif name == 'btrfs':
-            self.fs['label'] = argv[-1]
+            fs['label'] = argv[-1]
+        elif name == 'btrfstune':
+            fs['uuid'] = self.option(argv, '-U')
         elif name == 'fatlabel':
             if '-i' in argv:
-                self.fs['uuid'] = '%s-%s' % (argv[-1][:4], argv[-1][4:])
+                fs['uuid'] = self.blkid_uuid('vfat', argv[-1])
             else:
-                self.fs['label'] = argv[-1]
+                fs['label'] = argv[-1]
+        elif name == 'f2fslabel':
+            fs['label'] = argv[-1]
+        elif name == 'tunefs.ocfs2':
+            if '-L' in argv:
+                fs['label'] = self.option(argv, '-L')
+            if self.option(argv, '--uuid-reset') is not None:
+                fs['uuid'] = self.option(argv, '--uuid-reset')
+        elif name == 'pvchange':
+            fs['uuid'] = self.new_uuid('LVM2_member')
+        elif name == 'pvs':
+            out = json.dumps({'report': [{'pv': [{'pv_size': str(self.pv['pv_size']),
+                                                  'dev_size': str(self.pv['dev_size']), 'pv_uuid': fs['uuid']}]}]})
+        elif name == 'pvresize':
+            self.pv['pv_size'] = self.pv['dev_size']
+        elif name == 'resize.f2fs':
+            craft_f2fs(argv[-1], os.path.getsize(argv[-1]) // 4096)
+        elif name == 'losetup' and '--set-capacity' in argv:
+            self.loop_sizes[argv[-1]] = os.path.getsize(self.loop_files[argv[-1]])
         elif name == 'losetup':
             out = ''.join(loop + '\n' for loop in self.loops)
         elif name == 'dumpe2fs':
             out = ''.join('%s:  %s\n' % item for item in self.ext.items())
         elif name == 'resize2fs':
-            size = os.path.getsize(argv[-1])
+            dev = argv[-1]
+            size = self.loop_sizes[dev] if dev in self.loop_sizes else os.path.getsize(dev)
             self.ext['Block count'] = str(size // int(self.ext['Block size']))
         return CommandResult(argv, 0, out, '', 0.0)
+
+    def mounted_size(self):
+        return self.loop_sizes[self.loops[0]]
 
 
 @pytest.fixture
@@ -162,6 +301,39 @@ def module(monkeypatch, device, run_module, tmp_path):
     return run
 
 
+@pytest.fixture
+def warnings(monkeypatch):
+    seen = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, warning: seen.append(warning))
+    return seen
+
+
+@pytest.fixture
+def mount(monkeypatch, device):
+    """Attach an image to a (pretended) loop device mounted on ``point``; the loop device sees ``loop_size``."""
+    def attach(image, point='/mnt/eph', loop='/dev/loop3', loop_size=None):
+        device.loops = [loop]
+        device.loop_files[loop] = image
+        device.loop_sizes[loop] = os.path.getsize(image) if loop_size is None else loop_size
+        monkeypatch.setattr(_mkfs.FsTools, 'block_device_usage',
+                            lambda self, path, online=False: ([point], []) if path == loop else ([], []))
+        real_size = mkfs.device_size
+        monkeypatch.setattr(mkfs, 'device_size',
+                            lambda path: device.loop_sizes[path] if path in device.loop_sizes else real_size(path))
+
+    return attach
+
+
+@pytest.fixture
+def as_block_device(monkeypatch):
+    """Make ``path`` pass for a block device (lvm refuses regular files)."""
+    def pretend(path):
+        real_kind = mkfs.path_kind
+        monkeypatch.setattr(mkfs, 'path_kind', lambda other: BLOCK_DEVICE if other == path else real_kind(other))
+
+    return pretend
+
+
 # -- making file systems ----------------------------------------------------------------
 
 @pytest.mark.parametrize('fstype, label, uuid, argv', [
@@ -186,7 +358,7 @@ def test_makes_each_file_system_on_an_empty_image(module, image, fstype, label, 
     assert out.result['cmd'] == made and out.result['commands'] == [made]
     assert out.result['fstype'] == fstype and out.result['label'] == label
     assert out.result['size'] == 64 * MiB and out.result['dev'] == image
-    assert module.device.calls[0] == ['/sbin/blkid', '-p', '-o', 'export', '--', image]
+    assert module.device.calls[0] == ['/sbin/blkid', '-p', '-c', '/dev/null', '-o', 'export', '--', image]
 
 
 def test_opts_as_a_string_or_a_list(module, image):
@@ -223,12 +395,34 @@ def test_same_file_system_runs_no_command(module, image):
     assert out.result['uuid'] == UUID and out.result['label'] == 'eph0'
     assert 'cmd' not in out.result
     assert out.result['diff']['before'] == out.result['diff']['after']
+    # the diff shows the size of the file system (16384 blocks of 4 KiB)
+    assert out.result['diff']['before']['size'] == 64 * MiB
 
 
-def test_force_keeps_a_file_system_of_the_same_type(module, image):
-    module.device.put('xfs', 'scratch')
-    out = module({'dev': image, 'fstype': 'xfs', 'force': True})
-    assert out.result['changed'] is False and module.device.changing_calls() == []
+def test_force_remakes_a_file_system_of_the_same_type(module, image):
+    # as community.general.filesystem does: force makes it anew, with a new UUID, on every run
+    module.device.put('xfs', 'scratch', OTHER_UUID)
+    args = {'dev': image, 'fstype': 'xfs', 'label': 'scratch', 'force': True}
+    plan = [['/sbin/wipefs', '--all', '--', image], ['/sbin/mkfs.xfs', '-L', 'scratch', '--', image]]
+    check = module(args, check_mode=True)
+    assert check.result['changed'] and check.result['commands'] == plan and module.device.changing_calls() == []
+    out = module(args, diff=True)
+    assert not out.failed and out.result['changed']
+    assert out.result['commands'] == plan and module.device.changing_calls() == plan
+    assert out.result['diff']['before']['signatures'] == ['xfs']
+    assert out.result['uuid'] not in (None, OTHER_UUID) and out.result['label'] == 'scratch'
+    again = module(args)
+    assert again.result['changed'] and module.device.changing_calls() == plan + plan
+    assert again.result['uuid'] != out.result['uuid']
+
+
+def test_force_with_resizefs_or_uuid_keeps_the_file_system(module, image):
+    module.device.put('ext4', 'eph0', OTHER_UUID)
+    out = module({'dev': image, 'fstype': 'ext4', 'force': True, 'resizefs': True})
+    assert not out.failed and out.result['changed'] is False and module.device.changing_calls() == []
+    out = module({'dev': image, 'fstype': 'ext4', 'force': True, 'uuid': UUID})
+    assert not out.failed and module.device.changing_calls() == [['/sbin/tune2fs', '-U', UUID, '--', image]]
+    assert out.result['label'] == 'eph0' and out.result['uuid'] == UUID
 
 
 def test_same_type_is_found_without_a_label_asked_for(module, image):
@@ -318,31 +512,29 @@ def test_a_directory_is_refused(module, tmp_path):
 
 # -- in use ----------------------------------------------------------------------------------
 
-def test_a_loop_mounted_image_is_refused_even_with_force(module, image, monkeypatch):
+@pytest.mark.parametrize('fstype', ['xfs', 'ext4'])
+def test_a_loop_mounted_image_is_refused_even_with_force(module, image, mount, fstype):
+    # ext4: force would make the file system of the same type anew
     module.device.put('ext4')
-    module.device.loops = ['/dev/loop3']
-    monkeypatch.setattr(_mkfs.FsTools, 'block_device_users',
-                        lambda self, path: ['mounted on /mnt/eph'] if path == '/dev/loop3' else [])
-    out = module({'dev': image, 'fstype': 'xfs', 'force': True})
+    mount(image)
+    out = module({'dev': image, 'fstype': fstype, 'force': True})
     assert out.failed
     assert 'attached to /dev/loop3, which is mounted on /mnt/eph' in out.result['msg']
     assert 'even with force' in out.result['msg']
     assert module.device.changing_calls() == []
 
 
-def test_a_mounted_image_with_the_right_file_system_is_fine(module, image, monkeypatch):
+def test_a_mounted_image_with_the_right_file_system_is_fine(module, image, mount):
     module.device.put('ext4', 'eph0')
-    module.device.loops = ['/dev/loop3']
-    monkeypatch.setattr(_mkfs.FsTools, 'block_device_users', lambda self, path: ['mounted on /mnt/eph'])
+    mount(image)
     out = module({'dev': image, 'fstype': 'ext4', 'label': 'eph0'})
     assert not out.failed and not out.result['changed']
     assert not any(call[0] == '/sbin/losetup' for call in module.device.calls)
 
 
-def test_relabelling_a_mounted_image_is_refused(module, image, monkeypatch):
+def test_relabelling_a_mounted_image_is_refused(module, image, mount):
     module.device.put('ext4', 'eph0')
-    module.device.loops = ['/dev/loop3']
-    monkeypatch.setattr(_mkfs.FsTools, 'block_device_users', lambda self, path: ['mounted on /mnt/eph'])
+    mount(image)
     out = module({'dev': image, 'fstype': 'ext4', 'label': 'other'}, check_mode=True)
     assert out.failed and 'is in use' in out.result['msg'] and 'does not change' in out.result['msg']
 
@@ -391,28 +583,48 @@ def test_a_busy_block_device_is_refused(module, image, monkeypatch):
     ('ext4', {'label': 'new', 'uuid': UUID}, [['/sbin/tune2fs', '-L', 'new', '-U', UUID]]),
     ('xfs', {'uuid': UUID}, [['/sbin/xfs_db', '-x', '-p', 'xfs_admin', '-c', 'uuid ' + UUID]]),
     ('btrfs', {'label': 'new one'}, [['/sbin/btrfs', 'filesystem', 'label', '--']]),
+    ('btrfs', {'uuid': UUID}, [['/sbin/btrfstune', '-f', '-U', UUID, '--']]),
     ('vfat', {'label': 'NEW', 'uuid': '1A2B3C4D'}, [['/sbin/fatlabel', '--'], ['/sbin/fatlabel', '-i', '--']]),
     ('swap', {'label': 'new', 'uuid': UUID}, [['/sbin/swaplabel', '-L', 'new', '-U', UUID]]),
+    ('ext4dev', {'label': 'new'}, [['/sbin/tune2fs', '-L', 'new', '--']]),
+    ('f2fs', {'label': 'new'}, [['/sbin/f2fslabel', '--']]),
+    ('reiserfs', {'label': 'new', 'uuid': UUID}, [['/sbin/reiserfstune', '-l', 'new', '-u', UUID, '--']]),
+    ('ocfs2', {'label': 'new', 'uuid': UUID}, [['/sbin/tunefs.ocfs2', '--yes', '-L', 'new', '--'],
+                                               ['/sbin/tunefs.ocfs2', '--yes', '--uuid-reset=' + UUID, '--']]),
+    ('gfs2', {'label': 'hv:new', 'uuid': UUID}, [['/sbin/tunegfs2', '-L', 'hv:new', '-U', UUID]]),
 ])
 def test_label_and_uuid_are_changed_with_the_file_systems_tool(module, image, fstype, args, argvs):
-    module.device.put(fstype, 'old', '0000-0000' if fstype == 'vfat' else OTHER_UUID)
+    blkid_type = 'ext4' if fstype == 'ext4dev' else fstype
+    module.device.put(blkid_type, 'hv:old' if fstype == 'gfs2' else 'old', '0000-0000' if fstype == 'vfat' else OTHER_UUID)
+    if fstype == 'btrfs':
+        craft_btrfs(image, 1, 64 * MiB)   # the diff reads the size of the file system
     out = module(dict(args, dev=image, fstype=fstype), diff=True)
     assert not out.failed and out.result['changed']
     calls = module.device.changing_calls()
     assert len(calls) == len(argvs)
     for call, prefix in zip(calls, argvs):
         assert call[:len(prefix)] == prefix and image in call
-    assert out.result['label'] == args.get('label', 'old')
-    assert out.result['diff']['before']['label'] == 'old'
-    assert out.result['diff']['after']['label'] == args.get('label', 'old')
+    old = module.device.fs['label'] if 'label' not in args else ('hv:old' if fstype == 'gfs2' else 'old')
+    assert out.result['label'] == args.get('label', old) and out.result['fstype'] == fstype
+    assert out.result['diff']['before']['label'] == old
+    assert out.result['diff']['after']['label'] == args.get('label', old)
+    if 'uuid' in args:
+        assert out.result['diff']['after']['uuid'] == out.result['uuid'] == mkfs.normalize_uuid(mkfs.SPECS[fstype],
+                                                                                                  args['uuid'])
     again = module(dict(args, dev=image, fstype=fstype))
     assert again.result['changed'] is False
 
 
-def test_btrfs_uuid_of_an_existing_file_system_is_not_changed(module, image):
-    module.device.put('btrfs', 'data', OTHER_UUID)
-    out = module({'dev': image, 'fstype': 'btrfs', 'uuid': UUID})
-    assert out.failed and 'btrfstune' in out.result['msg'] and module.device.changing_calls() == []
+@pytest.mark.parametrize('fstype, uuid, fragment', [
+    ('f2fs', UUID, 'the UUID of an existing f2fs file system cannot be changed by this module'),
+    ('lvm', LVM_ID, 'the UUID of an existing lvm physical volume cannot be changed by this module'),
+])
+def test_a_uuid_no_tool_changes_in_place_fails(module, image, as_block_device, fstype, uuid, fragment):
+    as_block_device(image)
+    module.device.put('LVM2_member' if fstype == 'lvm' else fstype, None, OTHER_UUID)
+    out = module({'dev': image, 'fstype': fstype, 'uuid': uuid})
+    assert out.failed and fragment in out.result['msg'] and 'state: absent' in out.result['msg']
+    assert module.device.changing_calls() == []
 
 
 def test_xfs_label_with_a_space_is_only_set_by_mkfs(module, image):
@@ -439,17 +651,24 @@ def test_mkfs_that_leaves_something_else_fails(module, image):
 # -- parameters ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('args, fragment', [
-    ({'uuid': 'random'}, 'not a UUID'),
-    ({'uuid': 'generate'}, 'new UUID on every run'),
+    ({'uuid': 'generate'}, "uuid: 'generate' is not a valid ext4 UUID"),
+    ({'uuid': 'generate'}, 'or one of the keywords clear, random, time'),
     ({'uuid': 'nope'}, 'not a valid ext4 UUID'),
     ({'label': 'x' * 17}, 'at most 16'),
-    ({'label': 'eph0', 'opts': '-L other'}, 'label is given twice'),
-    ({'uuid': UUID, 'opts': ['-U', OTHER_UUID]}, 'UUID is given twice'),
     ({'opts': '-E "unclosed'}, 'cannot split'),
     ({'opts': {'a': 1}}, 'not a dict'),
+    ({'fstype': 'xfs', 'uuid': 'random'}, 'or one of the keywords generate, nil'),
+    ({'fstype': 'vfat', 'uuid': 'random'}, "uuid: 'random' is not a valid vfat UUID"),
+    ({'fstype': 'btrfs', 'uuid': 'clear'}, 'not a valid btrfs UUID'),
+    ({'fstype': 'lvm', 'uuid': UUID}, 'an LVM identifier of 32 characters'),
+    ({'fstype': 'lvm', 'label': 'pv0'}, 'label: a lvm physical volume has no label; leave label out.'),
+    ({'fstype': 'gfs2', 'label': 'images'}, 'the label of gfs2 is its lock table, CLUSTER:NAME'),
+    ({'fstype': 'gfs2'}, 'gfs2 needs its lock table as label'),
+    ({'fstype': 'gfs2', 'opts': '-p lock_dlm'}, 'or opts: -p lock_nolock'),
+    ({'fstype': 'ocfs2', 'label': 'x' * 64}, 'at most 63'),
 ])
 def test_bad_parameters_fail_before_anything_runs(module, image, args, fragment):
-    out = module(dict(args, dev=image, fstype='ext4'))
+    out = module(dict({'dev': image, 'fstype': 'ext4'}, **args))
     assert out.failed and fragment in out.result['msg']
     assert module.device.calls == []
 
@@ -478,8 +697,8 @@ def test_resizefs_grows_ext4_after_the_image_grew(module, image):
     assert [step.result['changed'] for step in steps] == [True, True, False, False]
     assert module.device.changing_calls() == [['/sbin/resize2fs', '--', image]]
     assert steps[0].result['fs_size'] == steps[1].result['fs_size'] == 128 * MiB
-    assert steps[0].result['diff']['before']['fs_size'] == 64 * MiB
-    assert steps[0].result['diff']['after']['fs_size'] == 128 * MiB
+    assert steps[0].result['diff']['before']['size'] == 64 * MiB
+    assert steps[0].result['diff']['after']['size'] == 128 * MiB
 
 
 def test_resizefs_asks_for_e2fsck_when_resize2fs_would(module, image):
@@ -498,12 +717,15 @@ def test_resizefs_on_a_file_system_larger_than_its_image_fails(module, image):
     assert out.failed and 'shrunk under it' in out.result['msg']
 
 
-@pytest.mark.parametrize('fstype', ['xfs', 'btrfs', 'vfat'])
+@pytest.mark.parametrize('fstype', ['vfat', 'reiserfs', 'ocfs2', 'gfs2'])
 def test_resizefs_of_other_existing_file_systems_fails_clearly(module, image, fstype):
-    module.device.put(fstype)
-    out = module({'dev': image, 'fstype': fstype, 'resizefs': True})
+    label = 'hv:a' if fstype == 'gfs2' else None
+    module.device.put(fstype, label)
+    # gfs2 is refused without its lock table even when it exists (validated before anything is probed)
+    out = module(dict({'dev': image, 'fstype': fstype, 'resizefs': True}, **({'label': label} if label else {})))
     assert out.failed and 'not supported by this module' in out.result['msg']
     assert module.device.changing_calls() == []
+    assert ('fatresize' in out.result['msg']) is (fstype == 'vfat')
 
 
 def test_resizefs_on_a_new_file_system_just_makes_it(module, image):
@@ -557,9 +779,8 @@ def test_absent_on_a_missing_dev_is_fine(module, tmp_path):
     assert not out.failed and not out.result['changed'] and module.device.calls == []
 
 
-def test_absent_on_a_mounted_image_is_refused(module, image, monkeypatch):
+def test_absent_on_a_mounted_image_is_refused(module, image, mount):
     module.device.put('ext4')
-    module.device.loops = ['/dev/loop1']
-    monkeypatch.setattr(_mkfs.FsTools, 'block_device_users', lambda self, path: ['mounted on /mnt'])
+    mount(image, point='/mnt', loop='/dev/loop1')
     out = module({'dev': image, 'state': 'absent'})
     assert out.failed and 'does not wipe' in out.result['msg'] and module.device.changing_calls() == []
