@@ -30,6 +30,7 @@ import time
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import MOUNTINFO, parse_mountinfo, unescape_octal
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CommandError, run_command
 
+
 class FsSpec:
     """What this module knows about one ``fstype``: its tools, flags, limits and keywords.
 
