@@ -543,8 +543,8 @@ def test_a_nil_uuid_reported_by_blkid_counts_as_cleared(module, image):
 @pytest.mark.parametrize('fstype, keyword, argvs', [
     ('ext4', 'clear', [['/sbin/mkfs.ext4', '-E', 'nodiscard', '-U', 'clear', '--', '{dev}']]),
     # mkfs.xfs takes no nil UUID: xfs_db sets it afterwards
-    ('xfs', 'nil', [['/sbin/mkfs.xfs', '--', '{dev}'], ['/sbin/xfs_db', '-x', '-p', 'xfs_admin', '-c', 'uuid nil', '--',
-                                                         '{dev}']]),
+    ('xfs', 'nil', [['/sbin/mkfs.xfs', '--', '{dev}'],
+                    ['/sbin/xfs_db', '-x', '-p', 'xfs_admin', '-c', 'uuid nil', '--', '{dev}']]),
 ])
 def test_a_new_file_system_with_a_nil_uuid(module, image, fstype, keyword, argvs):
     argvs = [[image if arg == '{dev}' else arg for arg in argv] for argv in argvs]
@@ -814,8 +814,8 @@ def test_label_and_uuid_are_changed_with_the_file_systems_tool(module, image, fs
     assert out.result['diff']['before']['label'] == old
     assert out.result['diff']['after']['label'] == args.get('label', old)
     if 'uuid' in args:
-        assert out.result['diff']['after']['uuid'] == out.result['uuid'] == mkfs.normalize_uuid(mkfs.SPECS[fstype],
-                                                                                                  args['uuid'])
+        wanted = mkfs.normalize_uuid(mkfs.SPECS[fstype], args['uuid'])
+        assert out.result['diff']['after']['uuid'] == out.result['uuid'] == wanted
     again = module(dict(args, dev=image, fstype=fstype))
     assert again.result['changed'] is False
 
