@@ -393,16 +393,15 @@ class Mkfs(ImageTask):
             self.label = in_opts
         in_opts = opts_value(self.opts, spec.uuid_flags) if spec.uuid_flags else None
         if in_opts is not None:
-            if self.uuid is not None and self.uuid != in_opts:
+            try:
+                same = normalize_uuid(spec, in_opts) == self.uuid
+            except ValueError:
+                same = False
+            if self.uuid is not None and not same:
                 self.module.warn('opts sets the UUID to %r, which wins over uuid (%r).' % (in_opts, self.uuid))
             # A keyword in opts is for mkfs only: it does not ask to change an existing UUID.
             self.uuid = None
             self.opts_uuid = in_opts
-        else:
-            self.opts_uuid = None
-        if self.fstype == 'gfs2' and self.label is None and not self.gfs2_lock_nolock():
-            self.fail('gfs2 needs its lock table as label, CLUSTER:NAME such as hv:images (the cluster name and a name '
-                      'for the file system), or opts: -p lock_nolock for a file system that only one host mounts.')
 
     def gfs2_lock_nolock(self):
         return opts_value(self.opts, ('-p',)) == 'lock_nolock'
@@ -491,6 +490,9 @@ class Mkfs(ImageTask):
 
     def create(self, wipe=None):
         """Make the file system on an empty device, or (with ``wipe``) after erasing its signatures."""
+        if self.fstype == 'gfs2' and self.label is None and not self.gfs2_lock_nolock():
+            self.fail('gfs2 needs its lock table as label, CLUSTER:NAME such as hv:images (the cluster name and a name '
+                      'for the file system), or opts: -p lock_nolock for a file system that only one host mounts.')
         self.refuse_in_use('format')
         spec = self.spec
         tool = self.tools(spec.tool)
@@ -679,6 +681,9 @@ class Mkfs(ImageTask):
         target = self.grown_size(current, size)
         if target <= current:
             return []
+        if self.fstype == 'f2fs' and mounts and not reasons:
+            self.fail('The f2fs file system on %s is mounted on %s; resize.f2fs grows it only while unmounted. Unmount '
+                      'it and run this task again.' % (self.path, mounts[0][1]))
         if reasons or (mounts and not online):
             self.refuse_in_use('grow')
         if self.fstype in MOUNTED_GROW and not mounts:
@@ -686,9 +691,6 @@ class Mkfs(ImageTask):
                       '(an image file with mount -o loop) and run this task again, or leave resizefs out.'
                       % (self.fstype, self.path, human_and_bytes(current), human_and_bytes(target),
                          'xfs_growfs' if self.fstype == 'xfs' else 'btrfs filesystem resize'))
-        if self.fstype == 'f2fs' and mounts:
-            self.fail('The f2fs file system on %s is mounted on %s; resize.f2fs grows it only while unmounted. Unmount '
-                      'it and run this task again.' % (self.path, mounts[0][1]))
         if len(set(point for dummy, point in mounts)) > 1:
             self.fail('%s is mounted more than once (%s); grow it by hand or unmount all but one.'
                       % (self.path, ', '.join(point for dummy, point in mounts)))

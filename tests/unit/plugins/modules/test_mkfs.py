@@ -475,7 +475,7 @@ def test_makes_a_physical_volume_on_a_block_device(module, image, as_block_devic
 def test_lvm_on_a_regular_file_is_refused(module, image):
     out = module({'dev': image, 'fstype': 'lvm'})
     assert out.failed and module.device.calls == []
-    assert '%s is a regular file; pvcreate makes a lvm physical volume on a block device only' % image in out.result['msg']
+    assert '%s is a regular file; pvcreate makes an LVM physical volume on a block device only' % image in out.result['msg']
     assert 'losetup --find --show %s' % image in out.result['msg']
     # erasing a physical volume in an image file is fine
     module.device.put('LVM2_member')
@@ -489,6 +489,22 @@ def test_gfs2_with_lock_nolock_needs_no_label(module, image):
     assert not out.failed and out.result['label'] is None
     assert module.device.changing_calls() == [['/sbin/mkfs.gfs2', '-O', '-p', 'lock_nolock', '-j', '1', image]]
     assert module(args).result['changed'] is False
+
+
+def test_an_existing_gfs2_needs_no_label_to_be_left_alone(module, image):
+    # the lock table is only needed to make the file system
+    module.device.put('gfs2', 'hv:images')
+    out = module({'dev': image, 'fstype': 'gfs2'})
+    assert not out.failed and out.result['changed'] is False and out.result['label'] == 'hv:images'
+    assert module.device.changing_calls() == []
+
+
+@pytest.mark.parametrize('opts', [None, '-p lock_dlm'])
+def test_a_new_gfs2_needs_a_lock_table(module, image, opts):
+    out = module({'dev': image, 'fstype': 'gfs2', 'opts': opts})
+    assert out.failed and 'gfs2 needs its lock table as label, CLUSTER:NAME' in out.result['msg']
+    assert 'or opts: -p lock_nolock' in out.result['msg']
+    assert module.device.changing_calls() == []
 
 
 # -- UUID keywords -----------------------------------------------------------------------------
@@ -613,12 +629,8 @@ def test_a_uuid_keyword_in_opts_is_for_mkfs_only(module, image, warnings):
     assert warnings == ["opts sets the UUID to 'random', which wins over uuid (%r)." % UUID] * 2
 
 
-# BUG (reported, not fixed here): a UUID in opts that is not written the way blkid reports it (a vfat volume
-# ID without its dash or in lower case, an upper-case UUID) is predicted as written. mkfs makes the file system
-# with the right UUID, then the module's own check fails ("mkfs.vfat ran, but the uuid ... is '1A2B-3C4D', not
-# '1a2b3c4d'"), and a check-mode run reports the unnormalised value. Mkfs.create should run opts_uuid through
-# normalize_uuid as update does.
-@pytest.mark.xfail(strict=True, reason='mkfs: a UUID from opts is not normalised before it is compared (bug)')
+# A UUID in opts written otherwise than blkid reports it (a vfat volume ID without its dash, an upper-case UUID)
+# is predicted, and checked after mkfs, in blkid's form.
 @pytest.mark.parametrize('fstype, opts, uuid', [
     ('vfat', '-i 1a2b3c4d', '1A2B-3C4D'),
     ('ext4', '-U ' + UUID.upper(), UUID),
@@ -628,9 +640,7 @@ def test_a_uuid_in_opts_is_compared_as_blkid_reports_it(module, image, fstype, o
     assert not out.failed and out.result['uuid'] == uuid
 
 
-# BUG (reported, not fixed here): the same UUID in uuid and in opts, written differently, gives a warning that
-# opts wins over uuid, as uuid is compared normalised and the opts value as written.
-@pytest.mark.xfail(strict=True, reason='mkfs: uuid and a UUID from opts are compared unnormalised (bug)')
+# The same UUID in uuid and in opts, written differently, is no conflict.
 def test_the_same_uuid_in_uuid_and_opts_gives_no_warning(module, image, warnings):
     module({'dev': image, 'fstype': 'ext4', 'uuid': UUID, 'opts': '-U ' + UUID.upper()}, check_mode=True)
     assert warnings == []
@@ -868,8 +878,6 @@ def test_mkfs_that_leaves_something_else_fails(module, image):
     ({'fstype': 'lvm', 'uuid': UUID}, 'an LVM identifier of 32 characters'),
     ({'fstype': 'lvm', 'label': 'pv0'}, 'label: a lvm physical volume has no label; leave label out.'),
     ({'fstype': 'gfs2', 'label': 'images'}, 'the label of gfs2 is its lock table, CLUSTER:NAME'),
-    ({'fstype': 'gfs2'}, 'gfs2 needs its lock table as label'),
-    ({'fstype': 'gfs2', 'opts': '-p lock_dlm'}, 'or opts: -p lock_nolock'),
     ({'fstype': 'ocfs2', 'label': 'x' * 64}, 'at most 63'),
 ])
 def test_bad_parameters_fail_before_anything_runs(module, image, args, fragment):
@@ -1119,9 +1127,7 @@ def test_resizefs_of_a_mounted_f2fs_fails(module, image, mount):
     mount(image)
     truncate(image, 100 * MiB)
     out = module({'dev': image, 'fstype': 'f2fs', 'resizefs': True})
-    # refused as in use before plan_resize reaches its own f2fs message ("grows it only while unmounted")
-    assert out.failed and 'is in use (attached to /dev/loop3, which is mounted on /mnt/eph)' in out.result['msg']
-    assert 'does not grow an image or device in use' in out.result['msg']
+    assert out.failed and 'is mounted on /mnt/eph; resize.f2fs grows it only while unmounted' in out.result['msg']
     assert module.device.changing_calls() == []
 
 
