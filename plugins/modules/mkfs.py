@@ -475,7 +475,8 @@ class Mkfs(ImageTask):
             found = detect_format(self.path)
         except InspectError as exc:
             self.fail(exc.msg)
-        if found == 'raw':
+        if found in ('raw', 'luks'):
+            # A LUKS header is a signature like any other here (blkid reports crypto_LUKS): refused without force.
             return
         if self.params['state'] == 'absent':
             self.fail('%s is a %s image (its header says so), not a raw image or a device; wipefs would not erase its '
@@ -828,17 +829,20 @@ class Mkfs(ImageTask):
                           % (os.path.basename(self.result['cmd'][0]), key, self.spec.what, self.path, found,
                              predicted[key]))
 
-    def report_probe(self, probe):
+    def fstype_of(self, probe):
+        """The type found, by the name fstype gives it (ext4dev for an ext4 when asked for, lvm), else blkid's."""
         fstype = probe.type if not probe.ambivalent else None
         if self.spec is not None and fstype in self.spec.blkid_types:
-            fstype = self.fstype
-        elif fstype == 'LVM2_member':
-            fstype = 'lvm'
-        self.result.update({'fstype': fstype, 'label': probe.label, 'uuid': probe.uuid})
+            return self.fstype
+        if fstype == 'LVM2_member':
+            return 'lvm'
+        return fstype
 
-    @staticmethod
-    def facts_of(probe):
-        facts = {'fstype': probe.type, 'label': probe.label, 'uuid': probe.uuid}
+    def report_probe(self, probe):
+        self.result.update({'fstype': self.fstype_of(probe), 'label': probe.label, 'uuid': probe.uuid})
+
+    def facts_of(self, probe):
+        facts = {'fstype': self.fstype_of(probe) if probe.type else None, 'label': probe.label, 'uuid': probe.uuid}
         if probe.pttype:
             facts['partition_table'] = probe.pttype
         return facts
