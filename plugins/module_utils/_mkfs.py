@@ -275,6 +275,18 @@ def mkfs_takes_uuid(spec, uuid):
     return bool(spec.uuid_flags) and (uuid not in spec.keywords or uuid in spec.mkfs_uuid_keywords)
 
 
+# The tools that set the label and the UUID of an existing file system in one command, and their flags.
+RETUNE = {
+    'ext2': ('tune2fs', '-L', '-U'),
+    'ext3': ('tune2fs', '-L', '-U'),
+    'ext4': ('tune2fs', '-L', '-U'),
+    'ext4dev': ('tune2fs', '-L', '-U'),
+    'swap': ('swaplabel', '-L', '-U'),
+    'reiserfs': ('reiserfstune', '-l', '-u'),
+    'gfs2': ('tunegfs2', '-L', '-U'),
+}
+
+
 def relabel_argvs(tools, spec, dev, label=None, uuid=None):
     """Command lines that set the label and/or UUID of an existing, unmounted file system, in order.
 
@@ -283,16 +295,17 @@ def relabel_argvs(tools, spec, dev, label=None, uuid=None):
     with spaces. Raises ValueError for what no tool here can change.
     """
     fstype = spec.name
-    argvs = []
     if label is None and uuid is None:
-        return argvs
-    if fstype in EXT_TYPES:
-        argv = [tools('tune2fs')]
+        return []
+    if fstype in RETUNE:
+        # One tool sets both: TOOL [LABEL_FLAG label] [UUID_FLAG uuid] DEV.
+        tool, label_flag, uuid_flag = RETUNE[fstype]
+        argv = [tools(tool)]
         if label is not None:
-            argv += ['-L', label]
+            argv += [label_flag, label]
         if uuid is not None:
-            argv += ['-U', uuid]
-        return [argv + ['--', dev]]
+            argv += [uuid_flag, uuid]
+        return [argv + _dev_args(spec, dev)]
     if fstype == 'xfs':
         argv = [tools('xfs_db'), '-x', '-p', 'xfs_admin']
         if label is not None:
@@ -300,27 +313,7 @@ def relabel_argvs(tools, spec, dev, label=None, uuid=None):
         if uuid is not None:
             argv += ['-c', 'uuid %s' % uuid]
         return [argv + ['--', dev]]
-    if fstype == 'swap':
-        argv = [tools('swaplabel')]
-        if label is not None:
-            argv += ['-L', label]
-        if uuid is not None:
-            argv += ['-U', uuid]
-        return [argv + ['--', dev]]
-    if fstype == 'reiserfs':
-        argv = [tools('reiserfstune')]
-        if label is not None:
-            argv += ['-l', label]
-        if uuid is not None:
-            argv += ['-u', uuid]
-        return [argv + ['--', dev]]
-    if fstype == 'gfs2':
-        argv = [tools('tunegfs2')]
-        if label is not None:
-            argv += ['-L', label]
-        if uuid is not None:
-            argv += ['-U', uuid]
-        return [argv + [dev]]
+    argvs = []
     if label is not None:
         if fstype == 'btrfs':
             argvs.append([tools('btrfs'), 'filesystem', 'label', '--', dev, label])
