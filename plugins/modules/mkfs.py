@@ -364,6 +364,7 @@ class Mkfs(ImageTask):
         self.opts = []
         self.opts_uuid = None
         self.kind = None
+        self.geometry = None
         self._mounts = {}
         self.result.update({'dev': self.path, 'fstype': None, 'label': None, 'uuid': None, 'size': None})
 
@@ -556,15 +557,14 @@ class Mkfs(ImageTask):
         after = {'fstype': self.fstype, 'label': label if label is not None else probe.label,
                  'uuid': new_uuid if uuid is not None else probe.uuid}
         self.diff['after'] = dict(after)
-        if self.params['resizefs'] or self.module._diff:
-            self.fs_size(probe)
+        size_before = self.fs_size(probe) if self.params['resizefs'] or self.module._diff else None
 
         commands = []
         if label is not None or uuid is not None:
             commands = self.relabel_commands(label=label, uuid=uuid, probe=probe)
             self.refuse_in_use('change')
         if self.params['resizefs']:
-            commands += self.plan_resize(probe)
+            commands += self.plan_resize(probe, size_before)
         if not commands:
             return
         self.run_commands(commands, after)
@@ -615,50 +615,53 @@ class Mkfs(ImageTask):
         return self._mounts[online]
 
     def fs_size(self, probe):
-        """The size of the file system in bytes as its tools report it (None where this module cannot tell)."""
+        """The size of the file system in bytes as its tools report it (None where this module cannot tell).
+
+        What was read to tell it is kept in ``self.geometry`` for the growth plan.
+        """
         spec = self.spec
         size = None
+        geometry = None
         if self.fstype in EXT_TYPES:
-            size = self.ext_geometry().size
+            # A mounted file system is read through the device it is mounted from.
+            mounts, dummy = self.mounts(online=True)
+            geometry = self.tools.ext_geometry(mounts[0][0] if mounts else self.path)
+            size = geometry.size
         elif self.fstype == 'xfs':
-            size = self.xfs_geometry().size
+            mounts, dummy = self.mounts(online=True)
+            geometry = self.tools.xfs_geometry(self.path, mounts[0][1] if mounts else None)
+            size = geometry.size
         elif self.fstype == 'btrfs':
-            size = self.btrfs_size()[1]
+            geometry = self.btrfs_device()
+            size = geometry[1]
         elif self.fstype == 'swap':
-            header = read_swap_header(self.path)
-            size = header.size if header else None
+            geometry = read_swap_header(self.path)
+            size = geometry.size if geometry else None
         elif self.fstype == 'f2fs':
             size = read_f2fs_size(self.path)
         elif self.fstype == 'lvm':
-            size = self.tools.pv(self.path)['pv_size']
+            geometry = self.tools.pv(self.path)
+            size = geometry['pv_size']
+        self.geometry = geometry
         if size is not None or spec.grow:
             self.set_fs_size(size)
         return size
 
-    def ext_geometry(self):
-        # A mounted file system is read through the device it is mounted from.
-        mounts, dummy = self.mounts(online=True)
-        return self.tools.ext_geometry(mounts[0][0] if mounts else self.path)
-
-    def xfs_geometry(self):
-        mounts, dummy = self.mounts(online=True)
-        return self.tools.xfs_geometry(self.path, mounts[0][1] if mounts else None)
-
-    def btrfs_size(self):
-        """(devid, bytes of this device the file system uses)."""
+    def btrfs_device(self):
+        """(devid, bytes of this device the file system uses, sector size)."""
         mounts, dummy = self.mounts(online=True)
         found = read_btrfs_device(self.path)
         if found is None:
             self.fail('%s has a btrfs signature but no btrfs superblock this module can read.' % self.path)
-        devid, size = found[0], found[1]
+        devid, size, sector = found
         if mounts:
             for other_devid, other_size, dummy in self.tools.btrfs_devices(mounts[0][1]):
                 if other_devid == devid:
                     size = other_size
-        return devid, size
+        return devid, size, sector
 
-    def plan_resize(self, probe):
-        """The commands that grow the file system into the device: none when it already fills it."""
+    def plan_resize(self, probe, current):
+        """The commands that grow the file system (of ``current`` bytes) into the device: none when it fills it."""
         spec = self.spec
         if not spec.grow:
             self.fail('resizefs: growing an existing %s %s is not supported by this module (it grows ext2, ext3, ext4, '
@@ -668,9 +671,6 @@ class Mkfs(ImageTask):
         size = self.result['size']
         online = self.fstype in ONLINE_GROW
         mounts, reasons = self.mounts(online=online)
-        current = self.diff['before'].get('size')
-        if current is None:
-            current = self.fs_size(probe)
         if current is None:
             self.fail('%s carries a %s signature, but this module cannot read the size of the %s on it; erase it with '
                       'state: absent and make it again, or leave resizefs out.' % (self.path, self.fstype, spec.what))
@@ -708,38 +708,33 @@ class Mkfs(ImageTask):
 
     def grown_size(self, current, size):
         """The size the grow command gives the file system on a device of ``size`` bytes (``current`` if none)."""
+        geometry = self.geometry
         if self.fstype in EXT_TYPES:
-            geometry = self.ext_geometry()
             blocks = geometry.grown_block_count(size, page_size=os.sysconf('SC_PAGE_SIZE'))
             return max(current, blocks * geometry.block_size)
         if self.fstype == 'xfs':
-            geometry = self.xfs_geometry()
             return max(current, geometry.grown_blocks(size) * geometry.block_size)
         if self.fstype == 'btrfs':
-            sector = read_btrfs_device(self.path)[2]
+            sector = geometry[2]
             return max(current, size - size % sector)
         if self.fstype == 'swap':
-            header = read_swap_header(self.path)
-            if header is None:
-                self.fail('%s has a swap signature but no version 1 swap header that mkswap could grow; erase it with '
-                          'state: absent and make it again.' % self.path)
             page_size = os.sysconf('SC_PAGE_SIZE')
-            if header.page_size != page_size:
+            if geometry.page_size != page_size:
                 self.fail('The swap area on %s was made with %d-byte pages and this host uses %d-byte pages; mkswap '
                           'here would change its page size. Grow it on a host with %d-byte pages, or erase it and make '
-                          'it again.' % (self.path, header.page_size, page_size, header.page_size))
+                          'it again.' % (self.path, geometry.page_size, page_size, geometry.page_size))
             return max(current, size - size % page_size)
         if self.fstype == 'f2fs':
             block = 4096
             return max(current, size - size % block)
         if self.fstype == 'lvm':
-            return max(current, self.tools.pv(self.path)['dev_size'])
+            return max(current, geometry['dev_size'])
         return current
 
     def grow_argv(self, device, mount_point, probe):
         if self.fstype in EXT_TYPES:
             if not mount_point:
-                problem = self.ext_geometry().needs_check()
+                problem = self.geometry.needs_check()
                 if problem:
                     self.fail('resize2fs grows an unmounted ext file system only after a full check, and the one on %s '
                               'needs one: %s. Run e2fsck -f %s first, then run this task again.'
@@ -748,7 +743,7 @@ class Mkfs(ImageTask):
         if self.fstype == 'xfs':
             return xfs_grow_argv(self.tools('xfs_growfs'), mount_point)
         if self.fstype == 'btrfs':
-            return btrfs_grow_argv(self.tools('btrfs'), self.btrfs_size()[0], mount_point)
+            return btrfs_grow_argv(self.tools('btrfs'), self.geometry[0], mount_point)
         if self.fstype == 'swap':
             # mkswap again over the whole device, with the same UUID and label.
             return mkfs_argv(self.tools('mkswap'), self.spec, self.path, label=probe.label, uuid=probe.uuid)
