@@ -506,8 +506,6 @@ class Mkfs(ImageTask):
             # mkfs cannot take this keyword (xfs: nil): set it afterwards with the file system's tool.
             commands += self.relabel_commands(uuid=uuid)
         predicted_uuid = uuid if uuid is not None and uuid not in spec.keywords else None
-        if uuid in ('clear', 'nil'):
-            predicted_uuid = None
         if predicted_uuid is None and self.opts_uuid is not None and self.opts_uuid not in spec.keywords:
             try:
                 predicted_uuid = normalize_uuid(spec, self.opts_uuid)
@@ -552,8 +550,6 @@ class Mkfs(ImageTask):
                       'an existing file system. Choose another label, or erase it with state: absent and make it again '
                       'with this label.' % (self.path, probe.label, label))
         new_uuid = uuid if uuid is not None and uuid not in self.spec.keywords else None
-        if uuid in ('clear', 'nil'):
-            new_uuid = None
         after = {'fstype': self.fstype, 'label': label if label is not None else probe.label,
                  'uuid': new_uuid if uuid is not None else probe.uuid}
         self.diff['after'] = dict(after)
