@@ -13,10 +13,11 @@ directory (so the final rename never crosses a file system), synced, renamed
 over the destination and the directory entry synced. On any failure the
 temporary file is removed and an existing destination stays untouched.
 
-Writers of one destination serialise on ``.NAME.lock`` beside it. The lock
-file is removed on release; waiters check that the file they locked is still
-the one on disk, so removal cannot let two writers in at once. While a writer
-holds the lock, no other writer can own a temporary file for that
+Writers of one destination serialise on ``.NAME.lock`` beside it, block
+devices on a lock of the device node itself; both are one :class:`Lock`. The
+lock file is removed on release; waiters check that the file they locked is
+still the one on disk, so removal cannot let two writers in at once. While a
+writer holds the lock, no other writer can own a temporary file for that
 destination, so leftovers of killed runs can be removed safely.
 """
 
@@ -30,18 +31,14 @@ import tempfile
 import time
 
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import default_file_mode
+from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError, forget, inherit
 
 TEMP_SUFFIX = '.part'
 LOCK_SUFFIX = '.lock'
 
 
-class AtomicError(Exception):
+class AtomicError(TaskError):
     """A lock or an atomic write could not be carried out."""
-
-    def __init__(self, msg, path=None):
-        super(AtomicError, self).__init__(msg)
-        self.msg = msg
-        self.path = path
 
 
 def fsync_path(path):
@@ -75,43 +72,69 @@ def _temp_pattern(name):
     return re.compile(r'\.%s\.[a-z0-9_]{8}%s' % (re.escape(name), re.escape(TEMP_SUFFIX)))
 
 
-class DestinationLock:
-    """An exclusive lock for one destination path, as a context manager."""
+class Lock:
+    """An exclusive BSD lock (flock) on one file, as a context manager.
 
-    def __init__(self, dest, timeout=None, poll_interval=0.1):
-        self.dest = os.path.abspath(dest)
-        self.path = lock_path_for(self.dest)
+    ``path`` is the file locked. With ``lock_file`` it is a lock file of its
+    own: created when missing and removed on release; waiters check that the
+    file they locked is still the one on disk, so the removal cannot let two
+    holders in at once. Without it, ``path`` is an existing file that is only
+    opened (a block device node, whose lock udev and systemd honour).
+
+    ``timeout`` (seconds, None to wait for ever) bounds the wait. Commands the
+    holder runs inherit the lock (see :func:`._run.inherit`), so it is not
+    free again before they have exited, even when the holder is killed.
+    """
+
+    def __init__(self, path, lock_file=True, timeout=None, poll_interval=0.1):
+        self.path = path
+        self.lock_file = lock_file
         self.timeout = timeout
         self.poll_interval = poll_interval
         self._fd = None
 
+    def _open(self):
+        flags = os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0)
+        if self.lock_file:
+            flags = os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0)
+        try:
+            return os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            raise AtomicError(self.cannot_open(exc), self.path)
+
+    def cannot_open(self, exc):
+        return ('Cannot open %s to lock it: %s. Run the task as a user that may read it (become), or fix its owner '
+                'and mode.' % (self.path, exc.strerror))
+
+    def timed_out(self):
+        return ('Cannot lock %s: another process holds its lock for more than %d s. Wait for it to finish (a '
+                'partitioning or formatting tool, or udev), then run the task again.' % (self.path, self.timeout))
+
     def acquire(self):
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
+            fd = self._open()
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0), 0o600)
-            except OSError as exc:
-                raise AtomicError(
-                    'Cannot create the lock file %s for %s: %s. The directory must exist and be '
-                    'writable by the user the task runs as (become, or fix its owner and mode).'
-                    % (self.path, self.dest, exc.strerror), self.path)
-            try:
-                self._lock_fd(fd, deadline)
-                held = os.fstat(fd)
-                try:
-                    on_disk = os.stat(self.path)
-                except FileNotFoundError:
-                    on_disk = None
+                self._wait(fd, deadline)
+                if not self.lock_file or self._still_on_disk(fd):
+                    self._fd = fd
+                    inherit(fd)
+                    return self
             except BaseException:
                 os.close(fd)
                 raise
-            if on_disk is not None and (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino):
-                self._fd = fd
-                return self
-            # The previous holder removed the file we waited on: lock the new one.
+            # The previous holder removed the lock file we waited on: lock the new one.
             os.close(fd)
 
-    def _lock_fd(self, fd, deadline):
+    def _still_on_disk(self, fd):
+        held = os.fstat(fd)
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+    def _wait(self, fd, deadline):
         if deadline is None:
             fcntl.flock(fd, fcntl.LOCK_EX)
             return
@@ -123,17 +146,16 @@ class DestinationLock:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
             if time.monotonic() >= deadline:
-                raise AtomicError(
-                    'Timed out after %s s waiting for the lock %s: another task is writing %s. '
-                    'Wait for it to finish, or remove the lock file if no such task is running.'
-                    % (self.timeout, self.path, self.dest), self.path)
+                raise AtomicError(self.timed_out(), self.path)
             time.sleep(self.poll_interval)
 
     def release(self):
         if self._fd is None:
             return
+        forget(self._fd)
         try:
-            os.unlink(self.path)
+            if self.lock_file:
+                os.unlink(self.path)
         except FileNotFoundError:
             pass
         finally:
@@ -150,6 +172,29 @@ class DestinationLock:
     def __exit__(self, exc_type, exc, tb):
         self.release()
         return False
+
+
+class DestinationLock(Lock):
+    """The lock of one destination path: the lock file ``.NAME.lock`` beside it."""
+
+    def __init__(self, dest, timeout=None, poll_interval=0.1):
+        self.dest = os.path.abspath(dest)
+        super(DestinationLock, self).__init__(lock_path_for(self.dest), timeout=timeout, poll_interval=poll_interval)
+
+    def cannot_open(self, exc):
+        return ('Cannot create the lock file %s for %s: %s. The directory must exist and be writable by the user the '
+                'task runs as (become, or fix its owner and mode).' % (self.path, self.dest, exc.strerror))
+
+    def timed_out(self):
+        return ('Timed out after %s s waiting for the lock %s: another task is writing %s. Wait for it to finish, or '
+                'remove the lock file if no such task is running.' % (self.timeout, self.path, self.dest))
+
+
+class DeviceLock(Lock):
+    """The lock of a block device: a flock on the device node itself, the convention udev and systemd honour."""
+
+    def __init__(self, path, timeout=60.0, poll_interval=0.2):
+        super(DeviceLock, self).__init__(path, lock_file=False, timeout=timeout, poll_interval=poll_interval)
 
 
 def remove_stale_temps(dest):

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.hypervisor.images.plugins.module_utils._common import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
     BLOCK_DEVICE,
     FILE,
@@ -46,18 +45,16 @@ from ansible_collections.hypervisor.images.plugins.module_utils._identity import
     read_record,
     write_record,
 )
-from ansible_collections.hypervisor.images.plugins.module_utils._inspect import (
-    DETECTABLE_FORMATS,
-    InspectError,
-    detect_format,
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import DETECTABLE_FORMATS, detect_format
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
+    CACHE_MODES,
+    COMPRESSIBLE,
+    FORMATS,
+    QemuImgError,
+    encode_options,
 )
-from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import QemuImgError, encode_options
+from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
-
-FORMATS = ['raw', 'qcow2', 'qed', 'vdi', 'vhdx', 'vmdk', 'vpc']
-# Output formats for which qemu-img convert -c compresses.
-COMPRESSIBLE = ('qcow2', 'qcow')
-CACHE_MODES = ['auto', 'none', 'writeback', 'unsafe']
 
 
 def convert_argument_spec():
@@ -65,9 +62,9 @@ def convert_argument_spec():
     return dict(
         src=dict(type='path', required=True),
         dest=dict(type='path', required=True),
-        dest_format=dict(type='str', required=True, choices=FORMATS),
+        dest_format=dict(type='str', required=True, choices=list(FORMATS)),
         compress=dict(type='bool', default=False),
-        cache_mode=dict(type='str', default='auto', choices=CACHE_MODES),
+        cache_mode=dict(type='str', default='auto', choices=['auto'] + list(CACHE_MODES)),
         options=dict(type='dict', default={}),
         parallel=dict(type='int'),
         out_of_order=dict(type='bool', default=False),
@@ -158,8 +155,7 @@ class ConvertTask(ImageTask):
 
     # -- the decision ----------------------------------------------------
 
-    def decide_and_act(self):
-        kind = self.preflight()
+    def decide_and_act(self, kind):
         self.inspect_source()
         self.result['src_format'] = self.src_format
         wanted = self.wanted_record()
@@ -191,10 +187,7 @@ class ConvertTask(ImageTask):
     def adopt_or_refuse(self, wanted):
         """``dest`` exists without a record that holds: compare once, or refuse."""
         force_hint = ('Set force: true to replace it, or remove it first if it is not needed.')
-        try:
-            found = detect_format(self.path)
-        except InspectError as exc:
-            self.fail(exc.msg)
+        found = detect_format(self.path)
         # Formats the header magic cannot tell (a fixed VHD, say) read as raw; qemu-img checks those.
         if found != self.dest_format and (found != 'raw' or self.dest_format in DETECTABLE_FORMATS):
             self.fail('%s exists as a %s image, not %s, and was not made by this module from %s. %s'
@@ -223,11 +216,8 @@ class ConvertTask(ImageTask):
 
     def required_bytes(self):
         """Bytes the result needs, from qemu-img measure (with preallocation: all of it)."""
-        try:
-            measured = self.qemu.measure(self.src, self.src_format, self.dest_format, options=self.options,
-                                         **self.convert_kwargs())
-        except QemuImgError as exc:
-            self.fail_from(exc)
+        measured = self.qemu.measure(self.src, self.src_format, self.dest_format, options=self.options,
+                                     **self.convert_kwargs())
         if str(self.options.get('preallocation', 'off')) in ('full', 'falloc'):
             return measured['fully-allocated']
         return measured['required']
@@ -252,15 +242,14 @@ class ConvertTask(ImageTask):
                               'virtual_size': virtual_size, 'source': self.src}
         kwargs = dict(compress=self.params['compress'], options=self.options, parallel=self.params['parallel'],
                       out_of_order=self.params['out_of_order'], **self.convert_kwargs())
-        if self.module.check_mode:
-            cache_mode = None if self.params['cache_mode'] == 'auto' else self.params['cache_mode']
-            self.result['cache_mode'] = cache_mode
-            self.result['cmd'] = self.qemu.convert_argv(self.src, self.path, self.src_format, self.dest_format,
-                                                        cache_mode=cache_mode or 'none', **kwargs)
-            self.result.update({'format': self.dest_format, 'virtual_size': virtual_size, 'actual_size': None})
-            return
+        # The O_DIRECT probe removes its file, so check mode runs it too and reports what would run.
         cache_mode = choose_cache_mode(self.params['cache_mode'], os.path.dirname(self.path))
         self.result['cache_mode'] = cache_mode
+        if self.module.check_mode:
+            self.result['cmd'] = self.qemu.convert_argv(self.src, self.path, self.src_format, self.dest_format,
+                                                        cache_mode=cache_mode, **kwargs)
+            self.result.update({'format': self.dest_format, 'virtual_size': virtual_size, 'actual_size': None})
+            return
         result = self.write_atomically(
             lambda tmp: self.qemu.convert(self.src, tmp, self.src_format, self.dest_format, cache_mode=cache_mode,
                                           **kwargs),

@@ -37,6 +37,7 @@ import stat
 from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
     AtomicFile,
 )
+from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
 
 XATTR_NAME = 'user.hypervisor_images.source'
 SIDECAR_SUFFIX = '.source.json'
@@ -45,6 +46,10 @@ RECORD_VERSION = 1
 # errnos that mean "no user xattrs here", as opposed to a real failure
 _XATTR_UNSUPPORTED = (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM, errno.E2BIG, errno.ENOSPC, errno.ERANGE)
 _NO_XATTR = (getattr(errno, 'ENODATA', 61), getattr(errno, 'ENOATTR', 93))
+
+
+class RecordError(TaskError):
+    """The record of a destination cannot be read."""
 
 
 def file_identity(path):
@@ -62,6 +67,11 @@ def file_identity(path):
         finally:
             os.close(fd)
         return {'size': size, 'mtime_ns': None, 'inode': None, 'device': st.st_rdev}
+    return stat_identity(st)
+
+
+def stat_identity(st):
+    """The identity of a regular file from its ``os.stat_result``."""
     return {'size': st.st_size, 'mtime_ns': st.st_mtime_ns, 'inode': st.st_ino, 'device': st.st_dev}
 
 
@@ -136,13 +146,15 @@ def read_record(dest):
         raw = os.getxattr(dest, XATTR_NAME)
     except OSError as exc:
         if exc.errno not in _NO_XATTR + _XATTR_UNSUPPORTED:
-            raise
+            raise _unreadable(dest, exc)
     if raw is None:
         try:
             with open(sidecar_path(dest), 'rb') as handle:
                 raw = handle.read()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise _unreadable(dest, exc)
     try:
         record = json.loads(raw.decode('utf-8'))
     except ValueError:
@@ -154,6 +166,12 @@ def read_record(dest):
     if record.get('dest') != current:
         return None
     return record
+
+
+def _unreadable(dest, exc):
+    return RecordError('Cannot read the record of how %s was made (%s: %s). Run the task as a user that may read '
+                       'and write %s (become), or fix its owner and mode.'
+                       % (dest, exc.filename or dest, exc.strerror, dest), dest)
 
 
 def compare_record(stored, wanted):

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import struct
 
+from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
+
 HEADER_BYTES = 512
 
 # (offset, magic, format) checked in order; the first match wins.
@@ -41,13 +43,8 @@ _MAGICS = (
 DETECTABLE_FORMATS = frozenset(name for offset, magic, name in _MAGICS) | frozenset(['qcow2'])
 
 
-class InspectError(Exception):
+class InspectError(TaskError):
     """The file could not be read to find its format."""
-
-    def __init__(self, msg, path=None):
-        super(InspectError, self).__init__(msg)
-        self.msg = msg
-        self.path = path
 
 
 def format_from_header(header):
@@ -67,5 +64,6 @@ def detect_format(path):
         with open(path, 'rb') as handle:
             header = handle.read(HEADER_BYTES)
     except OSError as exc:
-        raise InspectError('Cannot read %s to find its format: %s' % (path, exc.strerror), path)
+        raise InspectError('Cannot read %s to find its format: %s. Run the task as a user that may read it (become), '
+                           'or fix its owner and mode.' % (path, exc.strerror), path)
     return format_from_header(header)

@@ -28,7 +28,7 @@ import struct
 import time
 
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import MOUNTINFO, parse_mountinfo, unescape_octal
-from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CommandError, run_command
+from ansible_collections.hypervisor.images.plugins.module_utils._run import CommandError, run_command
 
 
 class FsSpec:
@@ -823,37 +823,6 @@ def qemu_lock_held(path):
         return struct.unpack(_FLOCK, answer)[0] != fcntl.F_UNLCK
     finally:
         os.close(fd)
-
-
-class DeviceLock:
-    """An exclusive BSD lock on a block device node, the convention udev and systemd honour."""
-
-    def __init__(self, path, timeout=60.0, poll_interval=0.2):
-        self.path = path
-        self.timeout = timeout
-        self.poll_interval = poll_interval
-        self._fd = None
-
-    def __enter__(self):
-        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) or time.monotonic() >= deadline:
-                    os.close(self._fd)
-                    self._fd = None
-                    raise FsError('Cannot lock %s: another process holds its lock (%s) for more than %d s.'
-                                  % (self.path, exc.strerror, self.timeout))
-                time.sleep(self.poll_interval)
-
-    def __exit__(self, *exc_info):
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        return False
 
 
 # -- running -----------------------------------------------------------------------

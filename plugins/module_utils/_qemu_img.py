@@ -23,94 +23,37 @@ Rules every call follows:
 
 from __future__ import annotations
 
-import ctypes
 import datetime
 import json
 import os
 import re
-import resource
 import signal
-import subprocess
-import time
 
-from ansible_collections.hypervisor.images.plugins.module_utils._inspect import (
-    InspectError,
-    detect_format,
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
+from ansible_collections.hypervisor.images.plugins.module_utils._run import (
+    GiB,
+    CommandError,
+    ResourceLimits,
+    find_tool,
+    last_line,
+    run_command,
 )
 
-C_LOCALE = {'LC_ALL': 'C', 'LANG': 'C'}
+#: where qemu-img comes from, for the message when it is missing
+PACKAGE = 'qemu-utils (Debian, Ubuntu) or qemu-img (Fedora, RHEL, CentOS)'
 
-GiB = 1024 ** 3
+#: the image formats the modules create, convert to and accept as declared formats
+FORMATS = ('raw', 'qcow2', 'qed', 'vdi', 'vhdx', 'vmdk', 'vpc')
+#: output formats for which ``qemu-img convert -c`` compresses
+COMPRESSIBLE = ('qcow2', 'qcow')
+#: the cache modes (``-t``) the conversion modules write with
+CACHE_MODES = ('none', 'writeback', 'unsafe')
 
-
-class ResourceLimits:
-    """Limits applied to a child process before it runs qemu-img."""
-
-    def __init__(self, address_space=1 * GiB, cpu_time=30):
-        self.address_space = address_space
-        self.cpu_time = cpu_time
-
-    def apply(self):
-        if self.address_space:
-            resource.setrlimit(resource.RLIMIT_AS, (self.address_space, self.address_space))
-        if self.cpu_time:
-            resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_time, self.cpu_time))
-
-    def describe(self):
-        parts = []
-        if self.address_space:
-            parts.append('%d MiB of address space' % (self.address_space // (1024 * 1024)))
-        if self.cpu_time:
-            parts.append('%d s of CPU time' % self.cpu_time)
-        return ' and '.join(parts) or 'no limits'
-
-    def __eq__(self, other):
-        return isinstance(other, ResourceLimits) and (self.address_space, self.cpu_time) == (
-            other.address_space, other.cpu_time)
-
-    def __repr__(self):
-        return 'ResourceLimits(address_space=%r, cpu_time=%r)' % (self.address_space, self.cpu_time)
-
-
-DEFAULT_INFO_LIMITS = ResourceLimits()
-
-
-class CommandResult:
-    def __init__(self, cmd, rc, stdout, stderr, duration):
-        self.cmd = cmd
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.duration = duration
-
-
-class CommandError(Exception):
-    """A command failed. Carries ``cmd``, ``rc``, ``stdout`` and ``stderr`` when it ran."""
-
-    def __init__(self, msg, cmd=None, rc=None, stdout=None, stderr=None):
-        super(CommandError, self).__init__(msg)
-        self.msg = msg
-        self.cmd = cmd
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-
-    def to_result(self):
-        """Keyword arguments for ``module.fail_json``."""
-        result = {'msg': self.msg}
-        for key in ('cmd', 'rc', 'stdout', 'stderr'):
-            value = getattr(self, key)
-            if value is not None:
-                result[key] = value
-        return result
+DEFAULT_INFO_LIMITS = ResourceLimits(address_space=1 * GiB, cpu_time=30)
 
 
 class QemuImgError(CommandError):
     """A qemu-img call failed; ``path`` is the image it was about."""
-
-    def __init__(self, msg, cmd=None, rc=None, stdout=None, stderr=None, path=None):
-        super(QemuImgError, self).__init__(msg, cmd=cmd, rc=rc, stdout=stdout, stderr=stderr)
-        self.path = path
 
 
 class ImageNotFoundError(QemuImgError):
@@ -131,66 +74,6 @@ class NoSpaceError(CommandFailedError):
 
 class ResourceLimitError(CommandFailedError):
     """qemu-img was stopped by its resource limits."""
-
-
-PR_SET_PDEATHSIG = 1
-_LIBC = []
-
-
-def _libc():
-    """The C library, loaded once in the parent (loading it in a forked child is not safe)."""
-    if not _LIBC:
-        try:
-            _LIBC.append(ctypes.CDLL(None, use_errno=True))
-        except (OSError, TypeError):
-            _LIBC.append(None)
-    return _LIBC[0]
-
-
-def _child_setup(limits, libc):
-    """What runs in the child between fork and exec."""
-    def setup():
-        # Die with the module: a killed module must not leave qemu-img writing
-        # into a temporary file that the next run removes.
-        if libc is not None:
-            try:
-                libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            except AttributeError:
-                pass
-        if limits is not None:
-            limits.apply()
-    return setup
-
-
-def run_command(argv, limits=None):
-    """Run ``argv`` without a shell in the C locale; return a CommandResult.
-
-    The child gets ``limits`` and is killed when the calling process dies.
-    """
-    env = dict(os.environ)
-    env.pop('LANGUAGE', None)
-    env.update(C_LOCALE)
-    start = time.monotonic()
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            close_fds=True,
-            env=env,
-            preexec_fn=_child_setup(limits, _libc()),
-        )
-        stdout, stderr = proc.communicate()
-    except OSError as exc:
-        raise CommandFailedError('Cannot run %s: %s' % (argv[0], exc.strerror), cmd=argv, rc=None)
-    return CommandResult(
-        argv,
-        proc.returncode,
-        stdout.decode('utf-8', 'replace'),
-        stderr.decode('utf-8', 'replace'),
-        time.monotonic() - start,
-    )
 
 
 def encode_options(options):
@@ -216,11 +99,6 @@ def encode_options(options):
 
 _WRONG_FORMAT_RE = re.compile(r"Image is not in \S+ format|is not a \S+ image|Unknown format|"
                               r"Unknown driver|bad magic|Invalid image format", re.IGNORECASE)
-
-
-def _stderr_summary(stderr):
-    lines = [line.strip() for line in (stderr or '').strip().splitlines() if line.strip()]
-    return lines[-1] if lines else 'no error message'
 
 
 def _snake(key):
@@ -271,10 +149,8 @@ class QemuImg:
     :class:`CommandResult`; tests replace it to pin exact command lines.
     """
 
-    def __init__(self, module=None, binary=None, runner=None, info_limits=DEFAULT_INFO_LIMITS):
-        if binary is None:
-            binary = module.get_bin_path('qemu-img', required=True)
-        self.binary = binary
+    def __init__(self, binary=None, runner=None, info_limits=DEFAULT_INFO_LIMITS):
+        self.binary = binary or find_tool('qemu-img', PACKAGE)
         self.runner = runner or run_command
         self.info_limits = info_limits
 
@@ -289,7 +165,7 @@ class QemuImg:
     @staticmethod
     def _error(result, what, path, limits):
         where = ' for %s' % path if path else ''
-        summary = _stderr_summary(result.stderr)
+        summary = last_line(result.stderr)
         kwargs = dict(cmd=result.cmd, rc=result.rc, stdout=result.stdout, stderr=result.stderr, path=path)
         if limits is not None and result.rc in (-signal.SIGXCPU, -signal.SIGKILL, -signal.SIGABRT,
                                                 -signal.SIGSEGV):
@@ -450,12 +326,9 @@ def image_facts(qemu, path, declared_format=None, backing_chain=False):
     With ``backing_chain`` the result carries ``backing_chain``, a list of the
     facts of every image in the chain, top first.
     """
-    try:
-        detected = detect_format(path)
-    except InspectError as exc:
-        if not os.path.lexists(path):
-            raise ImageNotFoundError('%s does not exist' % path, path=path)
-        raise CommandFailedError(exc.msg, path=path)
+    if not os.path.lexists(path):
+        raise ImageNotFoundError('%s does not exist' % path, path=path)
+    detected = detect_format(path)
     # A header without known magic reads as raw: formats this module does not
     # know by magic (a fixed VHD, say) are then checked by qemu-img itself.
     if declared_format and detected != 'raw' and declared_format != detected:

@@ -29,9 +29,10 @@ The copy tries, in this order:
 The destination's length is set to the source's, so a trailing hole stays a
 hole. A source that changes while it is copied makes the copy fail.
 
-:func:`atomic_copy` writes through :class:`._atomic.AtomicFile`: a temporary
-file beside the destination that is synced and renamed over it, or removed
-on any failure (ENOSPC included), leaving an existing destination untouched.
+The module writes the copy through the task skeleton's atomic write
+(:meth:`._task.ImageTask.write_atomically`): a temporary file beside the
+destination that is synced and renamed over it, or removed on any failure
+(ENOSPC included), leaving an existing destination untouched.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ import os
 import stat
 import time
 
-from ansible_collections.hypervisor.images.plugins.module_utils._atomic import AtomicFile
+from ansible_collections.hypervisor.images.plugins.module_utils._identity import stat_identity
+from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
 
 REFLINK_MODES = ('auto', 'always', 'never')
 
@@ -66,12 +68,11 @@ COPY_RANGE_REFUSED = frozenset((errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, _EN
 SEEK_REFUSED = frozenset((errno.EINVAL, errno.EOPNOTSUPP, _ENOTSUP, errno.ENOSYS))
 
 
-class SparseCopyError(Exception):
+class SparseCopyError(TaskError):
     """A copy that could not be made; ``msg`` says why and what would help."""
 
     def __init__(self, msg, errno=None):
         super(SparseCopyError, self).__init__(msg)
-        self.msg = msg
         self.errno = errno
 
 
@@ -84,17 +85,19 @@ class SourceChangedError(SparseCopyError):
 
 
 class CopyResult:
-    """What a copy did: its method, the data bytes it covered, the length and the time it took."""
+    """What a copy did: its method, the data bytes it covered, the length and the time it took.
 
-    def __init__(self, method, bytes_copied, apparent_size, duration=0.0):
+    ``source`` is the identity (see :func:`._identity.stat_identity`) of the
+    source as it was copied, once :func:`copy_file` has checked that it did not
+    change meanwhile.
+    """
+
+    def __init__(self, method, bytes_copied, apparent_size, duration=0.0, source=None):
         self.method = method
         self.bytes_copied = bytes_copied
         self.apparent_size = apparent_size
         self.duration = duration
-
-    def as_dict(self):
-        return {'method': self.method, 'bytes_copied': self.bytes_copied,
-                'apparent_size': self.apparent_size, 'duration': self.duration}
+        self.source = source
 
     def __repr__(self):
         return 'CopyResult(%r, %r, %r, %.6f)' % (self.method, self.bytes_copied, self.apparent_size, self.duration)
@@ -328,10 +331,6 @@ def _clone_refusal(exc):
     return 'reflink=always, but %s' % why
 
 
-def _identity(st):
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 def copy_file(src, dst, reflink='auto', **kwargs):
     """Copy ``src`` into the existing, empty regular file ``dst``; see :func:`copy_fd`.
 
@@ -347,33 +346,10 @@ def copy_file(src, dst, reflink='auto', **kwargs):
             result = copy_fd(src_fd, dst_fd, reflink=reflink, size=before.st_size, **kwargs)
         finally:
             os.close(dst_fd)
-        if _identity(os.fstat(src_fd)) != _identity(before):
+        if stat_identity(os.fstat(src_fd)) != stat_identity(before):
             raise SourceChangedError('%s changed while it was being copied; copy it again when nothing writes to it'
                                      % src)
+        result.source = stat_identity(before)
         return result
     finally:
         os.close(src_fd)
-
-
-def atomic_copy(src, dest, reflink='auto', mode=None, before_rename=None, **kwargs):
-    """Copy ``src`` to ``dest`` through a temporary file beside it that is synced and renamed.
-
-    ``mode`` is the new file's mode (the source's when None). ``before_rename``
-    is called with the temporary path and the :class:`CopyResult` once the data
-    is synced, to set ownership or record what was copied before the file
-    appears under its final name. On any failure the temporary file is removed
-    and an existing ``dest`` is left as it was. Returns the
-    :class:`CopyResult`, whose ``duration`` includes the sync and the rename.
-    """
-    started = time.monotonic()
-    if mode is None:
-        mode = stat.S_IMODE(os.stat(src).st_mode) & 0o777
-    with AtomicFile(dest, mode=mode) as tmp:
-        result = copy_file(src, tmp.path, reflink=reflink, **kwargs)
-        hook = None
-        if before_rename is not None:
-            def hook(path):
-                before_rename(path, result)
-        tmp.commit(before_rename=hook)
-    result.duration = time.monotonic() - started
-    return result

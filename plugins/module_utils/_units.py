@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
+
 UNITS = ('', 'K', 'M', 'G', 'T', 'P', 'E')
 MULTIPLIERS = dict((unit, 1024 ** power) for power, unit in enumerate(UNITS))
 
@@ -33,7 +35,7 @@ _SIZE_RE = re.compile(
 )
 
 
-class SizeError(ValueError):
+class SizeError(TaskError, ValueError):
     """A size value that cannot be read as a number of bytes."""
 
 

@@ -187,10 +187,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.images.plugins.module_utils._common import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE, FILE, MISSING, path_kind
-from ansible_collections.hypervisor.images.plugins.module_utils._inspect import InspectError, detect_format
-from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import QemuImgError
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import FORMATS, QemuImgError
+from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
 
 
@@ -237,8 +237,10 @@ class CowImage(ImageTask):
             self.require_directory()
         return kind
 
-    def needs_lock(self, kind):
-        return not (kind == MISSING and self.params['state'] == 'absent')
+    def lock(self, kind):
+        if kind == MISSING and self.params['state'] == 'absent':
+            return None
+        return super(CowImage, self).lock(kind)
 
     def inspect_backing(self):
         """Find the backing file and its format and size before anything is written."""
@@ -251,13 +253,7 @@ class CowImage(ImageTask):
                       % (self.backing, where))
         if kind not in (FILE, BLOCK_DEVICE):
             self.fail('The backing file %s%s is a %s, not an image.' % (self.backing, where, kind))
-        declared = self.params['backing_format']
-        if declared is None:
-            try:
-                declared = detect_format(self.backing_path)
-            except InspectError as exc:
-                self.fail(exc.msg)
-        self.backing_facts = self.facts(self.backing_path, declared_format=declared)
+        self.backing_facts = self.facts(self.backing_path, declared_format=self.params['backing_format'])
         self.backing_format = self.backing_facts['format']
         if self.size is not None and self.size < self.backing_facts['virtual_size']:
             self.fail('size %s is smaller than the backing file %s, which is %s; an overlay cannot be smaller than '
@@ -267,8 +263,7 @@ class CowImage(ImageTask):
         if self.cluster_size is None and self.backing_format == 'qcow2':
             self.cluster_size = self.backing_facts.get('cluster_size')
 
-    def decide_and_act(self):
-        kind = self.preflight()
+    def decide_and_act(self, kind):
         if self.params['state'] == 'absent':
             return self.remove(kind)
         self.inspect_backing()
@@ -301,10 +296,7 @@ class CowImage(ImageTask):
         self.report_overlay(self.facts(declared_format='qcow2'))
 
     def update(self):
-        try:
-            found = detect_format(self.path)
-        except InspectError as exc:
-            self.fail(exc.msg)
+        found = detect_format(self.path)
         if found != 'qcow2':
             self.fail('%s exists but is a %s image, not a qcow2 overlay. Move it away, or remove it with state: absent '
                       'if its data is not needed.' % (self.path, found))
@@ -372,10 +364,7 @@ class CowImage(ImageTask):
         if self.module.check_mode:
             self.result['cmd'] = self.qemu.resize_argv(self.path, 'qcow2', self.size)
             return dict(facts, virtual_size=self.size)
-        try:
-            self.result['cmd'] = self.qemu.resize(self.path, 'qcow2', self.size).cmd
-        except QemuImgError as exc:
-            self.fail_from(exc)
+        self.result['cmd'] = self.qemu.resize(self.path, 'qcow2', self.size).cmd
         return self.facts(declared_format='qcow2')
 
     def report_overlay(self, facts):
@@ -388,7 +377,7 @@ def main():
         argument_spec=dict(
             path=dict(type='path', required=True),
             backing_file=dict(type='path'),
-            backing_format=dict(type='str', choices=['raw', 'qcow2', 'qed', 'vdi', 'vhdx', 'vmdk', 'vpc']),
+            backing_format=dict(type='str', choices=list(FORMATS)),
             size=dict(type='str'),
             cluster_size=dict(type='str'),
             state=dict(type='str', default='present', choices=['present', 'absent']),

@@ -162,25 +162,15 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.images.plugins.module_utils._convert import (
-    FORMATS,
-    ConvertTask,
-    convert_argument_spec,
-)
+from ansible_collections.hypervisor.images.plugins.module_utils._convert import ConvertTask, convert_argument_spec
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import source_record
-from ansible_collections.hypervisor.images.plugins.module_utils._inspect import InspectError, detect_format
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import FORMATS
 
 
 class ImageConvert(ConvertTask):
 
     def inspect_source(self):
-        declared = self.params['src_format']
-        if declared is None:
-            try:
-                declared = detect_format(self.src)
-            except InspectError as exc:
-                self.fail(exc.msg)
-        self.src_facts = self.facts(self.src, declared_format=declared)
+        self.src_facts = self.facts(self.src, declared_format=self.params['src_format'])
         self.src_format = self.src_facts['format']
         self.refuse_chained_source(self.src_facts)
 
@@ -191,7 +181,7 @@ class ImageConvert(ConvertTask):
 
 def main():
     argument_spec = convert_argument_spec()
-    argument_spec['src_format'] = dict(type='str', choices=FORMATS)
+    argument_spec['src_format'] = dict(type='str', choices=list(FORMATS))
     module = AnsibleModule(argument_spec=argument_spec, add_file_common_args=True, supports_check_mode=True)
     ImageConvert(module).run()
 

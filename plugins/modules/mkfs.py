@@ -310,16 +310,15 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.images.plugins.module_utils._common import ImageTask
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import DestinationLock, DeviceLock
+from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE, FILE, MISSING, path_kind
-from ansible_collections.hypervisor.images.plugins.module_utils._inspect import InspectError, detect_format
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
 from ansible_collections.hypervisor.images.plugins.module_utils._mkfs import (
     EXT_TYPES,
     FSTYPES,
     NIL_UUID,
     SPECS,
-    DeviceLock,
-    FsError,
     FsTools,
     btrfs_grow_argv,
     describe_signatures,
@@ -429,26 +428,23 @@ class Mkfs(ImageTask):
                       % (self.path, self.path))
         return kind
 
-    def needs_lock(self, kind):
-        # Image files lock .NAME.lock beside them; block devices are locked in decide_and_act.
-        return kind == FILE
+    def lock(self, kind):
+        # Image files lock .NAME.lock beside them, block devices the device node.
+        if kind == FILE:
+            return DestinationLock(self.path)
+        if kind == BLOCK_DEVICE:
+            return DeviceLock(self.path)
+        return None
 
     # -- the run -------------------------------------------------------------
 
-    def decide_and_act(self):
-        # Decided again under the lock: another task may have changed the path meanwhile.
-        self.kind = self.preflight()
+    def decide_and_act(self, kind):
+        self.kind = kind
         if self.kind == MISSING:
             self.diff['before'] = self.diff['after'] = {'fstype': None, 'label': None, 'uuid': None}
             return
         try:
-            if self.kind == BLOCK_DEVICE and not self.module.check_mode:
-                with DeviceLock(self.path):
-                    self.decide()
-            else:
-                self.decide()
-        except FsError as exc:
-            self.fail_from(exc)
+            self.decide()
         except OSError as exc:
             self.fail('Cannot read %s: %s.' % (self.path, exc.strerror or exc))
 
@@ -472,10 +468,7 @@ class Mkfs(ImageTask):
             self.replace(probe)
 
     def refuse_non_raw(self):
-        try:
-            found = detect_format(self.path)
-        except InspectError as exc:
-            self.fail(exc.msg)
+        found = detect_format(self.path)
         if found in ('raw', 'luks'):
             # A LUKS header is a signature like any other here (blkid reports crypto_LUKS): refused without force.
             return

@@ -185,15 +185,14 @@ cmd:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.images.plugins.module_utils._common import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import MISSING
-from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import InspectError, detect_format
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
-    QemuImgError,
+    FORMATS,
     WrongFormatError,
     encode_options,
-    image_facts,
 )
+from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import (
     SizeError,
     human_and_bytes,
@@ -281,12 +280,12 @@ class QemuImage(ImageTask):
             self.require_directory()
         return kind
 
-    def needs_lock(self, kind):
-        return not (kind == MISSING and self.params['state'] == 'absent')
+    def lock(self, kind):
+        if kind == MISSING and self.params['state'] == 'absent':
+            return None
+        return super(QemuImage, self).lock(kind)
 
-    def decide_and_act(self):
-        # Decided again under the lock: another task may have written the path meanwhile.
-        kind = self.preflight()
+    def decide_and_act(self, kind):
         if self.params['state'] == 'absent':
             self.remove(kind)
         elif kind == MISSING:
@@ -310,18 +309,16 @@ class QemuImage(ImageTask):
 
     def current_facts(self):
         try:
-            return image_facts(self.qemu, self.path, declared_format=self.format)
+            return self.facts(declared_format=self.format)
         except WrongFormatError as exc:
             try:
                 found = detect_format(self.path)
-            except OSError:
+            except InspectError:
                 found = 'unknown'
             self.fail_from(exc, '%s exists but is not a %s image (its header says %s). qemu_image never converts '
                                 'an image in place: convert it with hypervisor.images.image_convert, or remove it '
                                 'first with state: absent if its data is not needed.'
                                 % (self.path, self.format, found))
-        except QemuImgError as exc:
-            self.fail_from(exc)
 
     def update(self):
         facts = self.current_facts()
@@ -351,11 +348,8 @@ class QemuImage(ImageTask):
                                                            preallocation=preallocation)
                 facts = dict(facts, virtual_size=self.size)
             else:
-                try:
-                    result = self.qemu.resize(self.path, self.format, self.size, shrink=shrink,
-                                              preallocation=preallocation)
-                except QemuImgError as exc:
-                    self.fail_from(exc)
+                result = self.qemu.resize(self.path, self.format, self.size, shrink=shrink,
+                                          preallocation=preallocation)
                 self.result['cmd'] = result.cmd
                 facts = self.current_facts()
 
@@ -367,7 +361,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type='path', required=True),
-            format=dict(type='str', default='qcow2', choices=['raw', 'qcow2', 'qed', 'vdi', 'vhdx', 'vmdk', 'vpc']),
+            format=dict(type='str', default='qcow2', choices=list(FORMATS)),
             size=dict(type='str'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             preallocation=dict(type='str', choices=['off', 'metadata', 'falloc', 'full']),

@@ -184,18 +184,11 @@ reasons:
 
 import errno
 import os
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.images.plugins.module_utils._atomic import AtomicError
-from ansible_collections.hypervisor.images.plugins.module_utils._common import ImageTask
-from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
-    DIRECTORY,
-    FILE,
-    MISSING,
-    fs_usage,
-    path_kind,
-)
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import FILE, MISSING, fs_usage, path_kind
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import (
     compare_record,
     file_identity,
@@ -208,10 +201,11 @@ from ansible_collections.hypervisor.images.plugins.module_utils._sparse import (
     ReflinkError,
     SparseCopyError,
     allocated_bytes,
-    atomic_copy,
+    copy_file,
     data_bytes,
     same_content,
 )
+from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
 
 # The record's settings: which module made the copy, and whether it is a clone.
@@ -219,6 +213,9 @@ MADE_BY = 'sparse_copy'
 
 
 class SparseCopy(ImageTask):
+
+    device_hint = ('sparse_copy replaces files atomically and refuses devices: write a raw image to a device with '
+                   'qemu-img convert -n -O raw, or copy it to a file')
 
     def __init__(self, module):
         super(SparseCopy, self).__init__(module, module.params['dest'])
@@ -230,8 +227,11 @@ class SparseCopy(ImageTask):
                             'adopted': False, 'reasons': []})
         self.diff = {'before': {'path': self.dest}, 'after': {'path': self.dest}}
 
+    def directory_hint(self):
+        return ('give dest as the path of the copy inside it, for example %s'
+                % os.path.join(self.dest, os.path.basename(self.src)))
+
     def preflight(self):
-        """Refuse what can never work before taking the lock or writing anything."""
         src_kind = path_kind(self.src)
         if src_kind == MISSING:
             self.fail('The source %s does not exist; %s was left as it is. Check src, or create the source first.'
@@ -239,33 +239,27 @@ class SparseCopy(ImageTask):
         if src_kind != FILE:
             self.fail('The source %s is a %s; sparse_copy copies regular files. Read devices with qemu-img convert.'
                       % (self.src, src_kind))
-        kind = path_kind(self.dest)
-        if kind == DIRECTORY:
-            self.fail('%s is a directory; give dest as the path of the copy inside it, for example %s.'
-                      % (self.dest, os.path.join(self.dest, os.path.basename(self.src))))
-        if kind != MISSING and kind != FILE:
-            self.fail('%s is a %s, not a regular file. sparse_copy replaces files atomically and refuses devices: '
-                      'write a raw image to a device with qemu-img convert -n -O raw, or copy it to a file.'
-                      % (self.dest, kind))
-        if kind == MISSING and not os.path.isdir(os.path.dirname(self.dest)):
-            self.fail('Cannot copy to %s: the directory %s does not exist. Create it first, for example with '
-                      'ansible.builtin.file (state: directory).' % (self.dest, os.path.dirname(self.dest)))
-        if kind == FILE and os.path.samefile(self.src, self.dest):
+        self.require_readable(self.src)
+        kind = self.refuse_non_file(what='a regular file')
+        if kind == MISSING:
+            self.require_directory()
+        elif os.path.samefile(self.src, self.dest):
             self.fail('src and dest are the same file (%s and %s); give another dest.' % (self.src, self.dest))
         return kind
 
-    def wanted_record(self, stored, reflinked=None):
-        """The record a copy made now should carry; for reflink=auto a stored clone or copy both do."""
+    def wanted_record(self, stored, reflinked=None, identity=None):
+        """The record a copy made now should carry; for reflink=auto a stored clone or copy both do.
+
+        ``identity`` is that of the source as it was copied (the source as it is now when None).
+        """
         if reflinked is None:
             if self.reflink == 'auto':
                 reflinked = ((stored or {}).get('settings') or {}).get('reflinked')
             else:
                 reflinked = self.reflink == 'always'
-        return source_record(self.src, made_by=MADE_BY, reflinked=reflinked)
+        return source_record(self.src, identity=identity, made_by=MADE_BY, reflinked=reflinked)
 
-    def decide_and_act(self):
-        # Decided again under the lock: another task may have written dest meanwhile.
-        kind = self.preflight()
+    def decide_and_act(self, kind):
         self.diff['before'].update(self.describe_dest(kind))
         self.result['allocated_before'] = allocated_bytes(self.dest)
         if kind == MISSING:
@@ -280,8 +274,7 @@ class SparseCopy(ImageTask):
             self.copy()
         else:
             self.diff['after'].update(self.diff['before'])
-            file_args = self.module.load_file_common_arguments(self.params, path=self.dest)
-            self.result['changed'] = self.module.set_fs_attributes_if_different(file_args, False, diff=self.diff)
+            self.update_file_attributes()
             self.result['apparent_size'] = os.stat(self.dest).st_size
             self.result['allocated_after'] = allocated_bytes(self.dest)
 
@@ -290,6 +283,7 @@ class SparseCopy(ImageTask):
         stored = read_record(self.dest)
         if stored is not None:
             return compare_record(stored, self.wanted_record(stored))
+        self.require_readable(self.dest, what='The destination')
         if not same_content(self.src, self.dest):
             self.fail('%s exists and differs from %s, and carries no record that this module copied it from there '
                       '(it was made or modified by something else). Set force: true to replace it with a copy of %s.'
@@ -320,29 +314,24 @@ class SparseCopy(ImageTask):
         if self.module.check_mode:
             self.result['bytes_copied'] = data_bytes(self.src)
             return
+        copied = self.write_atomically(
+            lambda tmp: copy_file(self.src, tmp, reflink=self.reflink),
+            record=lambda copied: self.wanted_record(None, reflinked=copied.method == REFLINK, identity=copied.source),
+            what='copy %s to' % self.src, mode=stat.S_IMODE(os.stat(self.src).st_mode))
+        self.result.update(method=copied.method, bytes_copied=copied.bytes_copied,
+                           apparent_size=copied.apparent_size)
+        self.result['allocated_after'] = allocated_bytes(self.dest)
 
-        def finish(tmp_path, copied):
-            self.apply_file_attributes(tmp_path)
-            record = self.wanted_record(None, reflinked=copied.method == REFLINK)
-            if record['source'] != dict(identity, path=self.src):
-                raise SparseCopyError('%s changed while it was being copied; copy it again when nothing writes to it'
-                                      % self.src)
-            write_record(tmp_path, self.dest, record)
-
-        try:
-            copied = atomic_copy(self.src, self.dest, reflink=self.reflink, before_rename=finish)
-        except ReflinkError as exc:
+    def write_failed(self, exc, what):
+        if isinstance(exc, ReflinkError):
             self.fail('Cannot clone %s to %s: %s. Use reflink: auto to copy where a clone is not possible, or put '
                       'both on one XFS (reflink=1) or Btrfs file system. %s was left as it was.'
                       % (self.src, self.dest, exc.msg, self.dest))
-        except SparseCopyError as exc:
+        if isinstance(exc, SparseCopyError):
             self.fail('Cannot copy %s to %s: %s. %s was left as it was.' % (self.src, self.dest, exc.msg, self.dest))
-        except AtomicError as exc:
-            self.fail(exc.msg)
-        except OSError as exc:
+        if isinstance(exc, OSError):
             self.fail(self.os_error_message(exc))
-        self.result.update(copied.as_dict())
-        self.result['allocated_after'] = allocated_bytes(self.dest)
+        super(SparseCopy, self).write_failed(exc, what)
 
     def os_error_message(self, exc):
         where = exc.filename or self.dest

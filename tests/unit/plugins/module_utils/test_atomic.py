@@ -15,6 +15,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
     AtomicError,
     AtomicFile,
     DestinationLock,
+    DeviceLock,
     lock_path_for,
     remove_stale_temps,
 )
@@ -174,3 +175,16 @@ def test_lock_where_no_directory_can_be(tmp_path):
     (tmp_path / 'file').write_bytes(b'')
     with pytest.raises(AtomicError, match='Cannot create the lock file .*file/.x.lock'):
         DestinationLock(str(tmp_path / 'file' / 'x')).acquire()
+
+
+def test_device_lock_is_exclusive(tmp_path):
+    path = str(tmp_path / 'dev')
+    open(path, 'wb').close()
+    with DeviceLock(path):
+        with pytest.raises(AtomicError) as excinfo:
+            with DeviceLock(path, timeout=0.3, poll_interval=0.1):
+                pass
+    assert 'another process holds its lock' in excinfo.value.msg
+    with DeviceLock(path):
+        pass
+    assert os.listdir(str(tmp_path)) == ['dev']

@@ -39,7 +39,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._mkfs import (
     split_opts,
     wipe_argv,
 )
-from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CommandResult
+from ansible_collections.hypervisor.images.plugins.module_utils._run import CommandResult
 
 DEV = '/srv/images/disk one.raw'
 MiB = 1024 * 1024
@@ -901,18 +901,6 @@ def test_device_size_of_a_file(tmp_path):
     with open(str(path), 'wb') as handle:
         handle.truncate(12345)
     assert _mkfs.device_size(str(path)) == 12345
-
-
-def test_device_lock_is_exclusive(tmp_path):
-    path = str(tmp_path / 'dev')
-    open(path, 'wb').close()
-    with _mkfs.DeviceLock(path):
-        with pytest.raises(FsError) as excinfo:
-            with _mkfs.DeviceLock(path, timeout=0.3, poll_interval=0.1):
-                pass
-    assert 'another process holds its lock' in excinfo.value.msg
-    with _mkfs.DeviceLock(path):
-        pass
 
 
 @pytest.mark.parametrize('stderr, summary', [

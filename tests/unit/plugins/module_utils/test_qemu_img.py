@@ -4,12 +4,7 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import resource
 import signal
-import sys
-import time
 
 import pytest
 
@@ -17,33 +12,24 @@ from ansible_collections.hypervisor.images.plugins.module_utils import _qemu_img
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
     DEFAULT_INFO_LIMITS,
     CommandFailedError,
-    CommandResult,
     ImageNotFoundError,
     NoSpaceError,
     QemuImg,
     ResourceLimitError,
-    ResourceLimits,
     WrongFormatError,
     encode_options,
     image_facts,
     normalize_info,
-    run_command,
 )
+from ansible_collections.hypervisor.images.plugins.module_utils._run import ResourceLimits, ToolNotFoundError
+from ansible_collections.hypervisor.images.tests.unit.plugins.fake_runner import FakeRunner
 
 QEMU = '/usr/bin/qemu-img'
 
 
-class FakeRunner:
-    """Records every argv and answers from a queue of (rc, stdout, stderr)."""
-
-    def __init__(self, *answers):
-        self.calls = []
-        self.answers = list(answers)
-
-    def __call__(self, argv, limits):
-        self.calls.append((argv, limits))
-        rc, stdout, stderr = self.answers.pop(0) if self.answers else (0, '', '')
-        return CommandResult(argv, rc, stdout, stderr, 0.01)
+def call(runner, index=0):
+    """The argv and the resource limits of one recorded call."""
+    return runner.calls[index], runner.limits[index]
 
 
 def qemu_with(*answers):
@@ -66,7 +52,7 @@ QCOW2_INFO = {
 def test_info_argv_has_json_force_share_and_explicit_format():
     qemu, runner = qemu_with((0, json.dumps(QCOW2_INFO), ''))
     data = qemu.info('/img/a.qcow2', 'qcow2')
-    assert runner.calls == [([QEMU, 'info', '--output=json', '-U', '-f', 'qcow2', '--', '/img/a.qcow2'],
+    assert list(zip(runner.calls, runner.limits)) == [([QEMU, 'info', '--output=json', '-U', '-f', 'qcow2', '--', '/img/a.qcow2'],
                              DEFAULT_INFO_LIMITS)]
     assert data['format'] == 'qcow2'
 
@@ -74,14 +60,14 @@ def test_info_argv_has_json_force_share_and_explicit_format():
 def test_info_argv_backing_chain_without_force_share():
     qemu, runner = qemu_with((0, '[]', ''))
     qemu.info('/img/o', 'qcow2', backing_chain=True, force_share=False)
-    assert runner.calls[0][0] == [QEMU, 'info', '--output=json', '--backing-chain', '-f', 'qcow2', '--', '/img/o']
+    assert runner.calls[0] == [QEMU, 'info', '--output=json', '--backing-chain', '-f', 'qcow2', '--', '/img/o']
 
 
 def test_info_uses_configured_limits():
     limits = ResourceLimits(address_space=512 * 1024 * 1024, cpu_time=5)
     runner = FakeRunner((0, '{}', ''))
     QemuImg(binary=QEMU, runner=runner, info_limits=limits).info('/x', 'raw')
-    assert runner.calls[0][1] is limits
+    assert runner.limits[0] is limits
 
 
 @pytest.mark.parametrize('fmt', [None, ''])
@@ -104,14 +90,14 @@ def test_every_command_refuses_to_let_qemu_guess(fmt):
 def test_create_argv_plain():
     qemu, runner = qemu_with()
     qemu.create('/img/a.qcow2', 'qcow2', 1073741824)
-    assert runner.calls[0] == ([QEMU, 'create', '-q', '-f', 'qcow2', '--', '/img/a.qcow2', '1073741824'], None)
+    assert call(runner) == ([QEMU, 'create', '-q', '-f', 'qcow2', '--', '/img/a.qcow2', '1073741824'], None)
 
 
 def test_create_argv_with_backing_and_options():
     qemu, runner = qemu_with()
     qemu.create('/img/o', 'qcow2', size=None, backing_file='/base/b', backing_format='raw',
                 options={'cluster_size': 2097152, 'lazy_refcounts': True, 'preallocation': 'metadata'})
-    assert runner.calls[0][0] == [
+    assert runner.calls[0] == [
         QEMU, 'create', '-q', '-f', 'qcow2', '-b', '/base/b', '-F', 'raw',
         '-o', 'cluster_size=2097152,lazy_refcounts=on,preallocation=metadata', '--', '/img/o']
 
@@ -119,7 +105,7 @@ def test_create_argv_with_backing_and_options():
 def test_create_argv_empty_options_are_left_out():
     qemu, runner = qemu_with()
     qemu.create('/img/a', 'raw', 512, options={})
-    assert runner.calls[0][0] == [QEMU, 'create', '-q', '-f', 'raw', '--', '/img/a', '512']
+    assert runner.calls[0] == [QEMU, 'create', '-q', '-f', 'raw', '--', '/img/a', '512']
 
 
 @pytest.mark.parametrize('kwargs, flags', [
@@ -130,7 +116,7 @@ def test_create_argv_empty_options_are_left_out():
 def test_resize_argv(kwargs, flags):
     qemu, runner = qemu_with()
     qemu.resize('/img/a.raw', 'raw', 2048, **kwargs)
-    assert runner.calls[0] == ([QEMU, 'resize', '-q', '-f', 'raw'] + flags + ['--', '/img/a.raw', '2048'], None)
+    assert call(runner) == ([QEMU, 'resize', '-q', '-f', 'raw'] + flags + ['--', '/img/a.raw', '2048'], None)
 
 
 @pytest.mark.parametrize('kwargs, middle', [
@@ -147,20 +133,20 @@ def test_resize_argv(kwargs, flags):
 def test_convert_argv(kwargs, middle):
     qemu, runner = qemu_with()
     qemu.convert('/src.raw', '/dst.qcow2', 'raw', 'qcow2', **kwargs)
-    assert runner.calls[0] == ([QEMU, 'convert', '-q', '-f', 'raw'] + middle + ['--', '/src.raw', '/dst.qcow2'], None)
+    assert call(runner) == ([QEMU, 'convert', '-q', '-f', 'raw'] + middle + ['--', '/src.raw', '/dst.qcow2'], None)
 
 
 def test_convert_argv_snapshot_uses_l_not_s():
     qemu, runner = qemu_with()
     qemu.convert('/src.qcow2', '/snap.raw', 'qcow2', 'raw', snapshot='daily,1')
-    assert runner.calls[0][0] == [QEMU, 'convert', '-q', '-f', 'qcow2', '-l', 'snapshot.name=daily,,1',
+    assert runner.calls[0] == [QEMU, 'convert', '-q', '-f', 'qcow2', '-l', 'snapshot.name=daily,,1',
                                   '-O', 'raw', '-t', 'none', '--', '/src.qcow2', '/snap.raw']
 
 
 def test_measure_argv_and_parse():
     qemu, runner = qemu_with((0, '{"required": 393216, "fully-allocated": 1074135040}', ''))
     data = qemu.measure('/src.raw', 'raw', 'qcow2', options={'cluster_size': '2M'})
-    assert runner.calls[0] == ([QEMU, 'measure', '--output=json', '-f', 'raw', '-O', 'qcow2',
+    assert call(runner) == ([QEMU, 'measure', '--output=json', '-f', 'raw', '-O', 'qcow2',
                                 '-o', 'cluster_size=2M', '--', '/src.raw'], DEFAULT_INFO_LIMITS)
     assert data == {'required': 393216, 'fully-allocated': 1074135040}
 
@@ -168,7 +154,7 @@ def test_measure_argv_and_parse():
 def test_measure_argv_snapshot():
     qemu, runner = qemu_with((0, '{}', ''))
     qemu.measure('/src', 'qcow2', 'raw', snapshot='s1')
-    assert runner.calls[0][0] == [QEMU, 'measure', '--output=json', '-f', 'qcow2', '-l', 'snapshot.name=s1',
+    assert runner.calls[0] == [QEMU, 'measure', '--output=json', '-f', 'qcow2', '-l', 'snapshot.name=s1',
                                   '-O', 'raw', '--', '/src']
 
 
@@ -176,7 +162,7 @@ def test_measure_argv_snapshot():
 def test_rebase_argv(unsafe, flags):
     qemu, runner = qemu_with()
     qemu.rebase('/img/o', '/base/new', 'raw', unsafe=unsafe)
-    assert runner.calls[0][0] == [QEMU, 'rebase', '-q', '-f', 'qcow2'] + flags + [
+    assert runner.calls[0] == [QEMU, 'rebase', '-q', '-f', 'qcow2'] + flags + [
         '-F', 'raw', '-b', '/base/new', '--', '/img/o']
 
 
@@ -184,7 +170,7 @@ def test_rebase_argv(unsafe, flags):
 def test_compare_argv_and_answer(rc, same):
     qemu, runner = qemu_with((rc, '', ''))
     assert qemu.compare('/a', '/b', 'raw', 'qcow2', strict=True) is same
-    assert runner.calls[0][0] == [QEMU, 'compare', '-q', '-f', 'raw', '-F', 'qcow2', '-s', '--', '/a', '/b']
+    assert runner.calls[0] == [QEMU, 'compare', '-q', '-f', 'raw', '-F', 'qcow2', '-s', '--', '/a', '/b']
 
 
 def test_compare_error_raises():
@@ -243,70 +229,6 @@ def test_signal_without_limits_is_an_ordinary_failure():
     assert not isinstance(excinfo.value, ResourceLimitError)
 
 
-# -- the real runner -------------------------------------------------------------
-
-def test_run_command_applies_limits_and_c_locale(monkeypatch):
-    monkeypatch.setenv('LANGUAGE', 'de_DE')
-    monkeypatch.setenv('LC_ALL', 'de_DE.UTF-8')
-    script = ('import json, os, resource; print(json.dumps([resource.getrlimit(resource.RLIMIT_AS), '
-              'resource.getrlimit(resource.RLIMIT_CPU), os.environ.get("LC_ALL"), os.environ.get("LANG"), '
-              'os.environ.get("LANGUAGE")]))')
-    result = run_command([sys.executable, '-c', script], ResourceLimits(address_space=2 * 1024 ** 3, cpu_time=7))
-    assert result.rc == 0, result.stderr
-    address_space, cpu, lc_all, lang, language = json.loads(result.stdout)
-    assert address_space == [2 * 1024 ** 3, 2 * 1024 ** 3]
-    assert cpu == [7, 7]
-    assert (lc_all, lang, language) == ('C', 'C', None)
-    # the parent process keeps its own limits
-    assert resource.getrlimit(resource.RLIMIT_CPU) != (7, 7)
-
-
-def test_run_command_cpu_limit_stops_a_busy_child():
-    result = run_command([sys.executable, '-c', 'while True: pass'], ResourceLimits(address_space=None, cpu_time=1))
-    assert result.rc in (-signal.SIGXCPU, -signal.SIGKILL)
-
-
-def _spawn_and_report(pidfile):
-    script = 'import os, time; open(%r, "w").write(str(os.getpid())); time.sleep(60)' % pidfile
-    run_command([sys.executable, '-c', script])
-
-
-def _alive(pid):
-    try:
-        with open('/proc/%d/status' % pid) as handle:
-            return 'State:\tZ' not in handle.read()
-    except FileNotFoundError:
-        return False
-
-
-def test_child_dies_with_a_killed_caller(tmp_path):
-    pidfile = str(tmp_path / 'child.pid')
-    caller = multiprocessing.Process(target=_spawn_and_report, args=(pidfile,))
-    caller.start()
-    deadline = time.monotonic() + 10
-    while not (os.path.exists(pidfile) and os.path.getsize(pidfile)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    with open(pidfile) as handle:
-        child = int(handle.read())
-    assert _alive(child)
-    os.kill(caller.pid, signal.SIGKILL)
-    caller.join()
-    deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(child)
-
-
-def test_run_command_missing_binary():
-    with pytest.raises(CommandFailedError, match='Cannot run /nonexistent/qemu-img'):
-        run_command(['/nonexistent/qemu-img', 'info'])
-
-
-def test_limits_describe():
-    assert DEFAULT_INFO_LIMITS.describe() == '1024 MiB of address space and 30 s of CPU time'
-    assert ResourceLimits(None, None).describe() == 'no limits'
-
-
 # -- facts ---------------------------------------------------------------------
 
 def test_normalize_info():
@@ -333,7 +255,7 @@ def test_image_facts_detects_format_itself(tmp_path):
     path = write(tmp_path / 'a', b'QFI\xfb\x00\x00\x00\x03' + b'\0' * 504)
     qemu, runner = qemu_with((0, json.dumps(QCOW2_INFO), ''))
     facts = image_facts(qemu, path)
-    assert runner.calls[0][0][-4:] == ['-f', 'qcow2', '--', path]
+    assert runner.calls[0][-4:] == ['-f', 'qcow2', '--', path]
     assert facts['path'] == path
 
 
@@ -349,7 +271,7 @@ def test_image_facts_passes_declared_format_for_unknown_magic(tmp_path):
     path = write(tmp_path / 'fixed.vhd', b'\0' * 512)
     qemu, runner = qemu_with((0, json.dumps(dict(QCOW2_INFO, format='vpc')), ''))
     image_facts(qemu, path, declared_format='vpc')
-    assert runner.calls[0][0][-4:] == ['-f', 'vpc', '--', path]
+    assert runner.calls[0][-4:] == ['-f', 'vpc', '--', path]
 
 
 def test_image_facts_backing_chain(tmp_path):
@@ -359,7 +281,7 @@ def test_image_facts_backing_chain(tmp_path):
     base = {'virtual-size': 1073741824, 'filename': str(tmp_path / 'base'), 'format': 'raw', 'actual-size': 4096}
     qemu, runner = qemu_with((0, json.dumps([top, base]), ''))
     facts = image_facts(qemu, path, backing_chain=True)
-    assert '--backing-chain' in runner.calls[0][0]
+    assert '--backing-chain' in runner.calls[0]
     assert facts['backing_format'] == 'raw'
     assert [item['format'] for item in facts['backing_chain']] == ['qcow2', 'raw']
 
@@ -370,10 +292,21 @@ def test_image_facts_missing(tmp_path):
         image_facts(qemu, str(tmp_path / 'missing'))
 
 
-def test_qemu_img_binary_comes_from_get_bin_path():
-    class Module:
-        def get_bin_path(self, name, required=False):
-            assert (name, required) == ('qemu-img', True)
-            return '/opt/bin/qemu-img'
-    assert QemuImg(Module()).binary == '/opt/bin/qemu-img'
-    assert _qemu_img.QemuImg(Module()).runner is run_command
+def test_qemu_img_binary_is_looked_up_with_its_package(monkeypatch):
+    asked = []
+
+    def find_tool(name, package):
+        asked.append((name, package))
+        return '/opt/bin/qemu-img'
+
+    monkeypatch.setattr(_qemu_img, 'find_tool', find_tool)
+    assert QemuImg().binary == '/opt/bin/qemu-img'
+    assert asked == [('qemu-img', _qemu_img.PACKAGE)] and 'qemu-utils' in _qemu_img.PACKAGE
+    assert QemuImg().runner is _qemu_img.run_command
+
+
+def test_missing_qemu_img_names_its_package(monkeypatch, tmp_path):
+    monkeypatch.setenv('PATH', str(tmp_path))
+    with pytest.raises(ToolNotFoundError) as excinfo:
+        QemuImg()
+    assert 'qemu-img is not installed' in excinfo.value.msg and 'qemu-utils' in excinfo.value.msg

@@ -21,7 +21,6 @@ from ansible_collections.hypervisor.images.plugins.module_utils._sparse import (
     ReflinkError,
     SourceChangedError,
     allocated_bytes,
-    atomic_copy,
     copy_file,
     data_bytes,
     data_extents,
@@ -403,56 +402,13 @@ def test_source_shrinking_during_readwrite_fails(tmp_path, force, monkeypatch):
         copy_file(src, dst)
 
 
-# -- atomic copies -------------------------------------------------------------
-
-def test_atomic_copy_replaces_dest_and_keeps_source_mode(tmp_path, force):
-    force('copy_file_range')
-    src, dest = str(tmp_path / 'src'), str(tmp_path / 'dest')
-    content = make_file(src, [('hole', BLOCK), ('data', 100)])
-    os.chmod(src, 0o640)
-    with open(dest, 'wb') as handle:
-        handle.write(b'old')
-    seen = []
-    result = atomic_copy(src, dest, before_rename=lambda path, copied: seen.append((path, copied.method)))
-    assert read(dest) == content
-    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o640
-    assert seen and seen[0][0].endswith('.part') and seen[0][1] == COPY_FILE_RANGE
-    assert result.duration >= 0
-    assert sorted(os.listdir(str(tmp_path))) == ['dest', 'src']
-
-
-def test_atomic_copy_with_explicit_mode(tmp_path):
-    src, dest = str(tmp_path / 'src'), str(tmp_path / 'dest')
-    make_file(src, [('data', 1)])
-    atomic_copy(src, dest, mode=0o600)
-    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o600
-
-
-@pytest.mark.parametrize('code', [errno.ENOSPC, errno.EIO])
-def test_failed_copy_leaves_dest_and_no_temp(tmp_path, force, monkeypatch, code):
-    force('copy_file_range')
-    monkeypatch.setattr(_sparse.os, 'copy_file_range', refuse_copy_file_range(code))
-    src, dest = str(tmp_path / 'src'), str(tmp_path / 'dest')
-    make_file(src, [('data', BLOCK)])
-    with open(dest, 'wb') as handle:
-        handle.write(b'old')
-    with pytest.raises(OSError) as excinfo:
-        atomic_copy(src, dest)
-    assert excinfo.value.errno == code
-    assert read(dest) == b'old'
-    assert sorted(os.listdir(str(tmp_path))) == ['dest', 'src']
-
-
-def test_failing_before_rename_leaves_dest(tmp_path):
-    src, dest = str(tmp_path / 'src'), str(tmp_path / 'dest')
+def test_copy_reports_the_identity_of_what_it_copied(tmp_path):
+    src, dst = str(tmp_path / 'src'), str(tmp_path / 'dst')
     make_file(src, [('data', 10)])
-
-    def hook(path, copied):
-        raise OSError(errno.EPERM, 'chown refused')
-
-    with pytest.raises(OSError):
-        atomic_copy(src, dest, before_rename=hook)
-    assert sorted(os.listdir(str(tmp_path))) == ['src']
+    open(dst, 'wb').close()
+    st_src = os.stat(src)
+    assert copy_file(src, dst).source == {'size': st_src.st_size, 'mtime_ns': st_src.st_mtime_ns,
+                                          'inode': st_src.st_ino, 'device': st_src.st_dev}
 
 
 def test_allocated_bytes_of_a_missing_file(tmp_path):

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.hypervisor.images.plugins.module_utils import _common
+from ansible_collections.hypervisor.images.plugins.module_utils import _task
 from ansible_collections.hypervisor.images.plugins.modules import cow_image
 from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import QEMU
 
@@ -17,7 +17,7 @@ MiB = 1024 * 1024
 
 @pytest.fixture
 def module(monkeypatch, fake_qemu, run_module, tmp_path):
-    monkeypatch.setattr(_common, 'QemuImg', fake_qemu.factory)
+    monkeypatch.setattr(_task, 'QemuImg', fake_qemu.factory)
 
     def run(args, **kwargs):
         return run_module(cow_image.main, args, **kwargs)

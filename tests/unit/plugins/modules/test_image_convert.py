@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.hypervisor.images.plugins.module_utils import _common, _convert
+from ansible_collections.hypervisor.images.plugins.module_utils import _convert, _task
 from ansible_collections.hypervisor.images.plugins.modules import image_convert
 from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import QEMU
 
@@ -17,7 +17,7 @@ MiB = 1024 * 1024
 
 @pytest.fixture
 def module(monkeypatch, fake_qemu, run_module, tmp_path):
-    monkeypatch.setattr(_common, 'QemuImg', fake_qemu.factory)
+    monkeypatch.setattr(_task, 'QemuImg', fake_qemu.factory)
     monkeypatch.setattr(_convert, 'direct_io_supported', lambda directory: True)
 
     def run(args, **kwargs):
@@ -101,18 +101,20 @@ def test_preallocation_full_is_measured_fully_allocated(module, monkeypatch):
     assert not out.failed
 
 
-def test_check_mode_decides_but_does_not_probe_or_write(module, monkeypatch):
-    def no_probe(directory):
-        raise AssertionError('the O_DIRECT probe writes a file; check mode must not run it')
-
-    monkeypatch.setattr(_convert, 'direct_io_supported', no_probe)
+@pytest.mark.parametrize('probe, cache_mode', [(True, 'none'), (False, 'writeback')])
+def test_check_mode_reports_what_the_real_run_runs(module, monkeypatch, probe, cache_mode):
+    probed = []
+    monkeypatch.setattr(_convert, 'direct_io_supported', lambda directory: probed.append(directory) or probe)
     out = module(dict(src=module.src, dest=module.dest, dest_format='qcow2'), check_mode=True, diff=True)
     assert out.result['changed'] is True
-    assert out.result['cache_mode'] is None
+    assert out.result['cache_mode'] == cache_mode and probed == [os.path.dirname(module.dest)]
     assert out.result['cmd'][-1] == module.dest
     assert converts(module.fake) == []
     assert not os.path.exists(module.dest)
     assert out.result['diff']['after']['format'] == 'qcow2'
+    real = module(dict(src=module.src, dest=module.dest, dest_format='qcow2'))
+    assert real.result['cache_mode'] == cache_mode
+    assert real.result['cmd'][:-1] == out.result['cmd'][:-1]
 
 
 @pytest.mark.parametrize('same, failed', [(True, False), (False, True)])

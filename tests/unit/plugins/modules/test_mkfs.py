@@ -13,7 +13,7 @@ from ansible.module_utils import basic
 
 from ansible_collections.hypervisor.images.plugins.module_utils import _mkfs
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE
-from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CommandResult
+from ansible_collections.hypervisor.images.plugins.module_utils._run import CommandResult
 from ansible_collections.hypervisor.images.plugins.modules import mkfs
 
 MiB = 1024 * 1024
@@ -769,7 +769,7 @@ def test_a_block_device_is_checked_and_locked(module, image, monkeypatch):
     seen = []
     monkeypatch.setattr(_mkfs.FsTools, 'block_device_users', lambda self, path: seen.append(path) or [])
     locked = []
-    real_lock = _mkfs.DeviceLock
+    real_lock = mkfs.DeviceLock
 
     class RecordingLock(real_lock):
         def __enter__(self):

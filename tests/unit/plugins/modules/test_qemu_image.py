@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from ansible_collections.hypervisor.images.plugins.module_utils import _common
+from ansible_collections.hypervisor.images.plugins.module_utils import _task
 from ansible_collections.hypervisor.images.plugins.modules import qemu_image
 
 from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import QEMU
@@ -19,7 +19,7 @@ GiB = 1024 ** 3
 
 @pytest.fixture
 def module(monkeypatch, fake_qemu, run_module):
-    monkeypatch.setattr(_common, 'QemuImg', fake_qemu.factory)
+    monkeypatch.setattr(_task, 'QemuImg', fake_qemu.factory)
 
     def run(args, **kwargs):
         return run_module(qemu_image.main, args, **kwargs)
@@ -125,7 +125,7 @@ def test_directory_is_refused(module, tmp_path):
 
 
 def test_block_device_is_refused(module, tmp_path, monkeypatch):
-    monkeypatch.setattr(_common, 'path_kind', lambda path: 'block device')
+    monkeypatch.setattr(_task, 'path_kind', lambda path: 'block device')
     out = module({'path': '/dev/vg0/lv', 'size': '1G'})
     assert out.failed and 'is a block device' in out.result['msg']
 

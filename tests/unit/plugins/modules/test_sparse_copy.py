@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-from ansible_collections.hypervisor.images.plugins.module_utils import _sparse
+from ansible_collections.hypervisor.images.plugins.module_utils import _sparse, _task
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import read_record
 from ansible_collections.hypervisor.images.plugins.modules import sparse_copy
 
@@ -221,7 +221,7 @@ def test_source_changing_during_the_copy_fails(run_module, files, monkeypatch):
 def test_devices_are_refused(run_module, files, monkeypatch, kind):
     src, dest = files
     real = sparse_copy.path_kind
-    monkeypatch.setattr(sparse_copy, 'path_kind', lambda path: kind if path == dest else real(path))
+    monkeypatch.setattr(_task, 'path_kind', lambda path: kind if path == dest else real(path))
     out = run_module(sparse_copy.main, {'src': src, 'dest': dest})
     assert out.failed
     assert 'is a %s, not a regular file' % kind in out.result['msg']
@@ -275,3 +275,53 @@ def test_diff(run_module, files):
     again = run_module(sparse_copy.main, {'src': src, 'dest': dest}, diff=True)
     assert again.result['diff']['before'] == again.result['diff']['after']
     assert again.result['diff']['before']['source'] == after['source']
+
+
+# -- the atomic write (through the task skeleton) ----------------------------------
+
+def test_force_replaces_dest_atomically_and_keeps_the_source_mode(run_module, files, monkeypatch):
+    src, dest = files
+    with open(dest, 'wb') as handle:
+        handle.write(b'old')
+    seen = []
+    real_write_record = _task.write_record
+
+    def recording_write_record(written, final, record):
+        seen.append((written, record['settings']))
+        return real_write_record(written, final, record)
+
+    monkeypatch.setattr(_task, 'write_record', recording_write_record)
+    out = run_module(sparse_copy.main, {'src': src, 'dest': dest, 'force': True})
+    assert content(dest) == content(src)
+    assert stat.S_IMODE(os.stat(dest).st_mode) == 0o640
+    assert seen and seen[0][0].endswith('.part') and seen[0][1] == {'made_by': 'sparse_copy', 'reflinked': False}
+    assert out.result['method'] == 'copy_file_range' and out.result['duration'] >= 0
+    assert listing(dest) == ['base.raw', 'disk']
+
+
+@pytest.mark.parametrize('code', [errno.ENOSPC, errno.EIO])
+def test_a_failed_copy_leaves_dest_and_no_temp(run_module, files, monkeypatch, code):
+    src, dest = files
+    with open(dest, 'wb') as handle:
+        handle.write(b'old')
+
+    def refuse(*args):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(_sparse.os, 'copy_file_range', refuse)
+    out = run_module(sparse_copy.main, {'src': src, 'dest': dest, 'force': True})
+    assert out.failed and 'left as it was' in out.result['msg']
+    assert content(dest) == b'old'
+    assert listing(dest) == ['base.raw', 'disk']
+
+
+def test_a_failure_before_the_rename_leaves_no_dest(run_module, files, monkeypatch):
+    src, dest = files
+
+    def refuse(written, final, record):
+        raise OSError(errno.EPERM, 'Operation not permitted')
+
+    monkeypatch.setattr(_task, 'write_record', refuse)
+    out = run_module(sparse_copy.main, {'src': src, 'dest': dest})
+    assert out.failed and 'Operation not permitted' in out.result['msg']
+    assert listing(dest) == ['base.raw']

@@ -8,7 +8,7 @@ import json
 import os
 import struct
 
-from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CommandResult
+from ansible_collections.hypervisor.images.tests.unit.plugins.fake_runner import FakeRunner
 
 QEMU = '/usr/bin/qemu-img'
 
@@ -30,7 +30,7 @@ def fail_json(self, msg, **kwargs):
     raise ModuleExit(kwargs, True)
 
 
-class FakeQemuImg:
+class FakeQemuImg(FakeRunner):
     """Enough of qemu-img for decision tests: files carry real magic, sizes live in a dict.
 
     Each call is recorded as an argv; ``fail_next`` makes the next call fail,
@@ -40,7 +40,7 @@ class FakeQemuImg:
     MAGIC = {'qcow2': b'QFI\xfb' + struct.pack('>I', 3), 'raw': b''}
 
     def __init__(self):
-        self.calls = []
+        super(FakeQemuImg, self).__init__()
         self.sizes = {}
         self.fail_next = None
         self.measure_required = 4096
@@ -59,19 +59,18 @@ class FakeQemuImg:
             handle.write(self.MAGIC[fmt].ljust(512, b'\0'))
         self.sizes[self.key(path)] = size
 
-    def __call__(self, argv, limits):
-        self.calls.append(argv)
+    def answer(self, argv):
         if self.fail_next:
             rc, stderr = self.fail_next[0], self.fail_next[1]
             self.fail_next = None
-            return CommandResult(argv, rc, '', stderr, 0.0)
+            return rc, '', stderr
         command = argv[1]
         if command in self.fail_on:
             rc, stderr = self.fail_on[command]
             if command == 'convert':  # a half-written result, as a crash leaves it
                 with open(argv[-1], 'wb') as handle:
                     handle.write(b'half')
-            return CommandResult(argv, rc, '', stderr, 0.0)
+            return rc, '', stderr
         path = argv[argv.index('--') + 1]
         fmt = argv[argv.index('-f') + 1]
         if command == 'create':
@@ -87,16 +86,14 @@ class FakeQemuImg:
             dest = argv[-1]
             self.make(dest, argv[argv.index('-O') + 1], self.sizes.get(self.key(argv[-2]), 0))
         elif command == 'measure':
-            return CommandResult(argv, 0, json.dumps({'required': self.measure_required,
-                                                      'fully-allocated': 2 * self.measure_required}), '', 0.0)
+            return 0, json.dumps({'required': self.measure_required, 'fully-allocated': 2 * self.measure_required}), ''
         elif command == 'compare':
-            return CommandResult(argv, 0 if self.compare_same else 1, '', '', 0.0)
+            return 0 if self.compare_same else 1, '', ''
         elif command == 'info':
             header = open(path, 'rb').read(8)
             actual = 'qcow2' if header.startswith(b'QFI') else 'raw'
             if fmt != actual and fmt != 'raw':
-                return CommandResult(argv, 1, '', "qemu-img: Could not open '%s': Image is not in %s format"
-                                     % (path, fmt), 0.0)
+                return 1, '', "qemu-img: Could not open '%s': Image is not in %s format" % (path, fmt)
             info = {'filename': path, 'format': fmt, 'virtual-size': self.sizes.get(self.key(path), 0),
                     'actual-size': 4096, 'dirty-flag': False}
             if self.key(path) in self.backing:
@@ -108,8 +105,8 @@ class FakeQemuImg:
                 info['format-specific'] = {'type': 'qcow2', 'data': {'compat': '1.1', 'lazy-refcounts': False}}
             if '--backing-chain' in argv:
                 info = [info]
-            return CommandResult(argv, 0, json.dumps(info), '', 0.0)
-        return CommandResult(argv, 0, '', '', 0.0)
+            return 0, json.dumps(info), ''
+        return 0, '', ''
 
     def changing_calls(self):
         return [call for call in self.calls if call[1] != 'info']

@@ -1,0 +1,268 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The skeleton every module that makes sure one file (or device) is as asked shares.
+
+This is a private module of the hypervisor.images collection; it is not an API
+for other collections and may change without notice.
+
+A module subclasses :class:`ImageTask`, fills in ``validate``, ``preflight``
+and ``decide_and_act`` (and ``lock`` where the default does not fit), and
+calls ``run``. ``run`` owns the rule every module follows:
+
+1. ``validate()`` checks the parameters before anything is read;
+2. ``preflight()`` refuses what can never work and returns what the path is
+   (:func:`._fs.path_kind`); it runs before the lock, so that a task that
+   would fail anyway does not first wait for another one to finish;
+3. not in check mode, the lock (``lock(kind)``) is taken, temporary files
+   that killed runs left are removed, and ``preflight()`` runs once more
+   under the lock, since another task may have changed the path meanwhile;
+4. ``decide_and_act(kind)`` decides and acts (not in check mode);
+5. the result and the diff are reported.
+
+Every :class:`._run.TaskError` raised on the way (a command that failed, a
+lock, a size, a record that cannot be read, ...) fails the task with its
+message and, where a command ran, its ``cmd``, ``rc`` and ``stderr``. An
+``OSError`` that no step turned into a message is reported with the path it
+was about, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
+    AtomicError,
+    AtomicFile,
+    DestinationLock,
+    remove_stale_temps,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
+    DIRECTORY,
+    FILE,
+    MISSING,
+    path_kind,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._identity import (
+    remove_record,
+    sidecar_path,
+    write_record,
+)
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import QemuImg, image_facts
+from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
+from ansible_collections.hypervisor.images.plugins.module_utils._units import parse_size
+
+SECTOR = 512
+FACT_KEYS = ('format', 'virtual_size', 'actual_size', 'cluster_size', 'backing_file', 'backing_format')
+
+
+def round_up(value, multiple=SECTOR):
+    return -(-value // multiple) * multiple
+
+
+def access_problem(exc, path=None):
+    """A message for an ``OSError`` met on ``path``: what failed, where, and what would help."""
+    where = exc.filename or path
+    return ('Cannot access %s: %s. Run the task as a user that may read and write it (become), or fix the owner and '
+            'mode of the file and its directory.' % (where, exc.strerror or exc))
+
+
+class ImageTask:
+    """One module run that makes sure the file (or device) at ``path`` is as asked."""
+
+    #: shown in refusals of directories and devices
+    device_hint = 'this module manages image files'
+
+    def __init__(self, module, path):
+        self.module = module
+        self.params = module.params
+        self.path = os.path.abspath(path)
+        self._qemu = None
+        self.result = {'changed': False}
+        self.diff = {'before': {}, 'after': {}}
+
+    @property
+    def qemu(self):
+        """The qemu-img runner, found on first use (a run that never needs qemu-img does not need it installed)."""
+        if self._qemu is None:
+            self._qemu = QemuImg()
+        return self._qemu
+
+    # -- outcome ---------------------------------------------------------
+
+    def fail(self, msg, details=None):
+        self.result.update(details or {})
+        self.result['msg'] = msg
+        self.module.fail_json(**self.result)
+
+    def fail_from(self, exc, msg=None):
+        """Fail with a TaskError's message (or ``msg``) and, where a command ran, its cmd, rc and stderr."""
+        details = exc.to_result()
+        details.pop('msg', None)
+        self.fail(msg or exc.msg, details)
+
+    def report(self, facts):
+        self.result.update(dict((key, facts.get(key)) for key in FACT_KEYS))
+
+    # -- the run ---------------------------------------------------------
+
+    def validate(self):
+        """Check and normalise parameters; fail on bad input before anything is read."""
+
+    def preflight(self):
+        """Refuse what can never work; return ``path_kind(self.path)``. Runs before and under the lock."""
+        return self.refuse_non_file()
+
+    def lock(self, kind):
+        """The lock to hold while deciding and acting on a ``kind`` path, or None for none."""
+        return DestinationLock(self.path)
+
+    def decide_and_act(self, kind):
+        raise NotImplementedError
+
+    def run(self):
+        try:
+            self.validate()
+            kind = self.preflight()
+            lock = None if self.module.check_mode else self.lock(kind)
+            if lock is None:
+                self.decide_and_act(kind)
+            else:
+                with lock:
+                    if kind in (FILE, MISSING):
+                        # Leftovers of killed runs: temporary images, and temporary record sidecars.
+                        remove_stale_temps(self.path)
+                        remove_stale_temps(sidecar_path(self.path))
+                    self.decide_and_act(self.preflight())
+        except TaskError as exc:
+            self.fail_from(exc)
+        except OSError as exc:
+            self.fail(access_problem(exc, self.path))
+        if self.module._diff:
+            self.result['diff'] = self.diff
+        self.module.exit_json(**self.result)
+
+    # -- shared checks ---------------------------------------------------
+
+    def directory_hint(self):
+        """What to do instead, shown when ``path`` is a directory."""
+        return 'give a path to a file inside it'
+
+    def refuse_non_file(self, path=None, what='an image file'):
+        """Fail unless ``path`` is a regular file or missing; return its kind."""
+        path = path or self.path
+        kind = path_kind(path)
+        if kind not in (MISSING, FILE):
+            hint = self.directory_hint() if kind == DIRECTORY else self.device_hint
+            self.fail('%s is a %s, not %s: %s.' % (path, kind, what, hint))
+        return kind
+
+    def require_directory(self):
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            self.fail('Cannot create %s: the directory %s does not exist. Create it first, for example with '
+                      'ansible.builtin.file (state: directory) or the hypervisor.images.instance_storage role.'
+                      % (self.path, directory))
+
+    def require_readable(self, path, what='The source'):
+        """Fail unless ``path`` can be opened for reading by the user the task runs as."""
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        except OSError as exc:
+            self.fail('%s %s cannot be read: %s. Run the task as a user that may read it (become), or fix its owner '
+                      'and mode; nothing was written.' % (what, path, exc.strerror))
+        os.close(fd)
+
+    def parse_size_param(self, name, minimum=1, round_to=SECTOR):
+        """The parameter ``name`` in bytes (rounded up to ``round_to``), or None."""
+        value = self.params[name]
+        if value is None:
+            return None
+        size = parse_size(value, name)
+        if size < minimum:
+            self.fail('%s: %d bytes is too small; it must be at least %d bytes.' % (name, size, minimum))
+        return round_up(size, round_to) if round_to else size
+
+    # -- facts -----------------------------------------------------------
+
+    def facts(self, path=None, declared_format=None, backing_chain=False):
+        """Facts of an image (see :func:`._qemu_img.image_facts`)."""
+        return image_facts(self.qemu, path or self.path, declared_format=declared_format, backing_chain=backing_chain)
+
+    def describe(self, path=None):
+        """Best-effort before-state of an existing file for a diff: what can be read of it, never a failure."""
+        path = path or self.path
+        state = {'path': path, 'state': 'present'}
+        try:
+            facts = self.facts(path)
+        except TaskError:
+            return state
+        state.update(format=facts['format'], virtual_size=facts['virtual_size'])
+        return state
+
+    # -- actions ---------------------------------------------------------
+
+    def remove(self, kind):
+        """state=absent: remove the file (and any source record) if it exists."""
+        self.diff['after'] = {'path': self.path, 'state': 'absent'}
+        self.diff['before'] = {'path': self.path, 'state': 'absent'}
+        if kind == MISSING:
+            return
+        self.diff['before'].update(self.describe())
+        self.result['changed'] = True
+        if not self.module.check_mode:
+            try:
+                os.unlink(self.path)
+                remove_record(self.path)
+            except OSError as exc:
+                self.fail('Cannot remove %s: %s.' % (self.path, exc.strerror))
+
+    def apply_file_attributes(self, path):
+        file_args = self.module.load_file_common_arguments(self.module.params, path=path)
+        self.module.set_fs_attributes_if_different(file_args, True)
+
+    def update_file_attributes(self):
+        """Apply owner, group, mode and SELinux fields to the existing file; updates ``changed``."""
+        file_args = self.module.load_file_common_arguments(self.module.params, path=self.path)
+        self.result['changed'] = self.module.set_fs_attributes_if_different(
+            file_args, self.result['changed'], diff=self.diff)
+
+    def write_atomically(self, produce, record=None, what='create', mode=None):
+        """Run ``produce(temp_path)`` and move the result into place.
+
+        The temporary file sits beside the destination (with ``mode``, else
+        the umask's); once ``produce`` returns it is synced, given its file
+        attributes and (with ``record``) the source record, then renamed over
+        the destination. ``record`` is a record, or a function that makes one
+        from what ``produce`` returned. On any failure the temporary file is
+        removed, the destination left as it was, and the task fails with
+        :meth:`write_failed`'s message. Returns what ``produce`` returned.
+        """
+        start = time.monotonic()
+        produced = []
+
+        def finish(tmp_path):
+            self.apply_file_attributes(tmp_path)
+            if record is not None:
+                wanted = record(produced[0]) if callable(record) else record
+                self.result['record'] = write_record(tmp_path, self.path, wanted)
+
+        try:
+            with AtomicFile(self.path, mode=mode) as tmp:
+                produced.append(produce(tmp.path))
+                tmp.commit(before_rename=finish)
+        except (TaskError, OSError) as exc:
+            self.write_failed(exc, what)
+        self.result['duration'] = round(time.monotonic() - start, 3)
+        return produced[0]
+
+    def write_failed(self, exc, what):
+        """Fail the task after a write that did not happen (the destination is as it was)."""
+        if isinstance(exc, AtomicError):
+            self.fail('Cannot %s %s: %s' % (what, self.path, exc.msg))
+        if isinstance(exc, OSError):
+            self.fail('Cannot %s %s: %s' % (what, self.path, exc))
+        self.fail_from(exc)
