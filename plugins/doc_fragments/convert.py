@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CACHE_MODES, FORMATS
+
 
 class ModuleDocFragment:
 
@@ -24,7 +26,7 @@ options:
       - Format of the image to write.
     type: str
     required: true
-    choices: [raw, qcow2, qed, vdi, vhdx, vmdk, vpc]
+    choices: [%(formats)s]
   compress:
     description:
       - Compress the written image (C(qemu-img convert -c)). Only qcow2 output can be compressed; asking for it with
@@ -35,11 +37,13 @@ options:
     description:
       - Cache mode qemu-img uses to write O(dest) (C(-t)).
       - V(auto) probes the destination directory the way Nova does (a file opened with O_DIRECT, one page written
-        from an aligned buffer, then removed) and uses V(none) when O_DIRECT works, else V(writeback).
+        from an aligned buffer, then removed) and uses V(none) when O_DIRECT works, else V(writeback). The probe runs in
+        check mode too (its file is always removed), so check mode reports the cache mode and command line of the real
+        run.
       - V(unsafe) (qemu-img's own default) does not flush; it is only used when asked for. The result is synced by
         this module before it is renamed into place in every mode.
     type: str
-    choices: [auto, none, writeback, unsafe]
+    choices: [auto, %(cache_modes)s]
     default: auto
   options:
     description:
@@ -95,4 +99,4 @@ notes:
     Without O(mode) a new file gets the mode the umask gives.
   - Tasks that write the same O(dest) at once wait for each other on a lock file beside it; temporary files that a
     killed run left behind are removed by the next run.
-'''
+''' % {'formats': ', '.join(FORMATS), 'cache_modes': ', '.join(CACHE_MODES)}

@@ -24,6 +24,7 @@ author:
   - hypervisor.images contributors (@hypervisor-images)
 extends_documentation_fragment:
   - hypervisor.images.qemu_img
+  - hypervisor.images.qemu_img.backing_format
   - ansible.builtin.files
   - hypervisor.images.attributes
   - hypervisor.images.attributes.actiongroup_images
@@ -53,7 +54,6 @@ options:
         and confirmed with a resource-limited C(qemu-img info); the result is returned in RV(backing_format).
       - When set, a backing file whose header declares another format makes the task fail.
     type: str
-    choices: [raw, qcow2, qed, vdi, vhdx, vmdk, vpc]
   size:
     description:
       - Virtual size of the overlay, as bytes or a size string such as V(20G). Every unit is a power of 1024.

@@ -24,6 +24,7 @@ author:
   - hypervisor.images contributors (@hypervisor-images)
 extends_documentation_fragment:
   - hypervisor.images.qemu_img
+  - hypervisor.images.qemu_img.src_format
   - ansible.builtin.files
   - hypervisor.images.convert
   - hypervisor.images.attributes
@@ -51,7 +52,6 @@ options:
       - Format of O(src). When omitted, it is read from the header magic (a file without known magic is raw).
       - When set, a source whose header declares another format is refused.
     type: str
-    choices: [raw, qcow2, qed, vdi, vhdx, vmdk, vpc]
 seealso:
   - module: hypervisor.images.qemu_image_info
   - module: hypervisor.images.cow_image
@@ -121,7 +121,7 @@ actual_size:
   type: int
   sample: 1310720000
 cache_mode:
-  description: Cache mode used to write O(dest). V(null) in check mode when O(cache_mode=auto) (the probe writes a file).
+  description: Cache mode used to write O(dest); in check mode, the one the real run would use.
   returned: when O(dest) was written or would be
   type: str
   sample: none

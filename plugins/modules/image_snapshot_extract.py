@@ -113,7 +113,7 @@ actual_size:
   type: int
   sample: 1310720000
 cache_mode:
-  description: Cache mode used to write O(dest). V(null) in check mode when O(cache_mode=auto) (the probe writes a file).
+  description: Cache mode used to write O(dest); in check mode, the one the real run would use.
   returned: when O(dest) was written or would be
   type: str
   sample: none

@@ -24,6 +24,7 @@ author:
   - hypervisor.images contributors (@hypervisor-images)
 extends_documentation_fragment:
   - hypervisor.images.qemu_img
+  - hypervisor.images.qemu_img.format
   - ansible.builtin.files
   - hypervisor.images.attributes
   - hypervisor.images.attributes.actiongroup_images
@@ -47,7 +48,6 @@ options:
       - An existing image in another format makes the task fail; the module does not convert.
     type: str
     default: qcow2
-    choices: [raw, qcow2, qed, vdi, vhdx, vmdk, vpc]
   size:
     description:
       - Virtual size of the image, as a number of bytes or a size string such as V(10G), V(512M) or V(1.5T).
