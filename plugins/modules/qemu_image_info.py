@@ -188,9 +188,9 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
     ImageNotFoundError,
     QemuImg,
-    QemuImgError,
     image_facts,
 )
+from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
 
 
 def main():
@@ -210,15 +210,14 @@ def main():
         module.fail_json(msg='%s is a directory, not an image: give the path of an image file inside it.' % path,
                          path=path)
 
-    qemu = QemuImg(module)
     try:
-        facts = image_facts(qemu, path, declared_format=module.params['format'],
+        facts = image_facts(QemuImg(), path, declared_format=module.params['format'],
                             backing_chain=module.params['backing_chain'])
     except ImageNotFoundError as exc:
         if path_kind(path) == MISSING:  # removed while we looked
             module.exit_json(changed=False, exists=False, path=path)
         module.fail_json(path=path, **exc.to_result())
-    except QemuImgError as exc:
+    except TaskError as exc:
         module.fail_json(path=path, **exc.to_result())
     module.exit_json(changed=False, exists=True, **facts)
 
