@@ -17,76 +17,18 @@ once beforehand so every run finds it in the page cache.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
 
 from benchmarks import _common
+from benchmarks._common import GiB, make_sparse_file, remove, run_module, timed, warm
 
-GiB = 1024 ** 3
 ROUNDS = 7
-
-
-def module_path(name):
-    return os.path.join(_common.COLLECTION_ROOT, 'plugins', 'modules', name + '.py')
-
-
-def run_module(name, args):
-    """Run a module as Ansible would run it on the host, without the controller. Returns (seconds, result)."""
-    with tempfile.NamedTemporaryFile('w', suffix='.json', delete=False) as handle:
-        json.dump({'ANSIBLE_MODULE_ARGS': args}, handle)
-    env = dict(os.environ, PYTHONPATH=_common.COLLECTIONS_PATH)
-    try:
-        start = time.monotonic()
-        proc = subprocess.run([sys.executable, module_path(name), handle.name], env=env, capture_output=True,
-                              text=True, check=False)
-        elapsed = time.monotonic() - start
-    finally:
-        os.unlink(handle.name)
-    try:
-        result = json.loads(proc.stdout)
-    except ValueError:
-        raise RuntimeError('module %s printed no JSON: %s %s' % (name, proc.stdout[-2000:], proc.stderr[-2000:]))
-    return elapsed, result
-
-
-def timed(argv):
-    start = time.monotonic()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - start
-
-
-def make_source(path, size, data, extents=16):
-    """A raw image of ``size`` bytes with ``data`` bytes of non-zero data in ``extents`` pieces."""
-    if os.path.exists(path) and os.path.getsize(path) == size:
-        return
-    subprocess.run(['qemu-img', 'create', '-q', '-f', 'raw', path, str(size)], check=True)
-    piece = data // extents
-    stride = size // extents
-    commands = []
-    for index in range(extents):
-        commands += ['-c', 'write -P 0x%02x %d %d' % (0x41 + index % 26, index * stride, piece)]
-    subprocess.run(['qemu-io', '-f', 'raw'] + commands + [path], check=True, stdout=subprocess.DEVNULL)
-
-
-def remove(*paths):
-    for path in paths:
-        if os.path.exists(path):
-            os.unlink(path)
-    subprocess.run(['sync'], check=True)
-
-
-def warm(path):
-    subprocess.run(['cat', path], check=True, stdout=subprocess.DEVNULL)
 
 
 def overhead(workdir):
     src = os.path.join(workdir, 'convert-4g.raw')
-    make_source(src, 4 * GiB, 1 * GiB)
+    make_sparse_file(src, 4 * GiB, 1 * GiB)
     warm(src)
     bare_dest = os.path.join(workdir, 'bare.qcow2')
     module_dest = os.path.join(workdir, 'module.qcow2')
@@ -94,6 +36,7 @@ def overhead(workdir):
     for dummy in range(ROUNDS):
         # Both start without a destination: freeing the blocks of an old one is not what is measured.
         remove(bare_dest, module_dest)
+        os.sync()
         bare.append(timed(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', '-t', 'none', src, bare_dest]))
         args = {'src': src, 'src_format': 'raw', 'dest': module_dest, 'dest_format': 'qcow2', 'cache_mode': 'none',
                 'force': True}
@@ -116,7 +59,7 @@ def noop(workdir):
     for size in (1, 8):
         src = os.path.join(workdir, 'noop-%dg.raw' % size)
         dest = os.path.join(workdir, 'noop-%dg.qcow2' % size)
-        make_source(src, size * GiB, size * GiB)
+        make_sparse_file(src, size * GiB, size * GiB, extents=1)
         args = {'src': src, 'dest': dest, 'dest_format': 'qcow2'}
         seconds, result = run_module('image_convert', args)
         if result.get('failed'):
@@ -150,5 +93,4 @@ def run(workdir):
 
 
 def main():
-    os.makedirs(_common.DATA_DIR, exist_ok=True)
-    print('\nsaved %s' % _common.save('image_convert', run(_common.DATA_DIR)))
+    print('\nsaved %s' % _common.save('image_convert', run(_common.data_dir('image_convert'))))
