@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CACHE_MODES, FORMATS
-
 
 class ModuleDocFragment:
 
-    # Options, notes and return values shared by image_convert and image_snapshot_extract.
+    # Options, notes and return values shared by image_convert and image_snapshot_extract. The choices of
+    # dest_format and cache_mode are _qemu_img.FORMATS and CACHE_MODES, which a unit test holds them to.
     DOCUMENTATION = r'''
 options:
   dest:
@@ -26,7 +25,7 @@ options:
       - Format of the image to write.
     type: str
     required: true
-    choices: [%(formats)s]
+    choices: [raw, qcow2, qed, vdi, vhdx, vmdk, vpc]
   compress:
     description:
       - Compress the written image (C(qemu-img convert -c)). Only qcow2 output can be compressed; asking for it with
@@ -43,7 +42,7 @@ options:
       - V(unsafe) (qemu-img's own default) does not flush; it is only used when asked for. The result is synced by
         this module before it is renamed into place in every mode.
     type: str
-    choices: [auto, %(cache_modes)s]
+    choices: [auto, none, writeback, unsafe]
     default: auto
   options:
     description:
@@ -99,4 +98,4 @@ notes:
     Without O(mode) a new file gets the mode the umask gives.
   - Tasks that write the same O(dest) at once wait for each other on a lock file beside it; temporary files that a
     killed run left behind are removed by the next run.
-''' % {'formats': ', '.join(FORMATS), 'cache_modes': ', '.join(CACHE_MODES)}
+'''
