@@ -84,6 +84,10 @@ class Lock:
     ``timeout`` (seconds, None to wait for ever) bounds the wait. Commands the
     holder runs inherit the lock (see :func:`._run.inherit`), so it is not
     free again before they have exited, even when the holder is killed.
+
+    ``found_stale`` tells, once acquired, that the lock file was there and
+    free: its last holder died without removing it (a killed run), so what it
+    was changing may be half done.
     """
 
     def __init__(self, path, lock_file=True, timeout=None, poll_interval=0.1):
@@ -91,14 +95,23 @@ class Lock:
         self.lock_file = lock_file
         self.timeout = timeout
         self.poll_interval = poll_interval
+        self.found_stale = False
         self._fd = None
 
     def _open(self):
-        flags = os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0)
-        if self.lock_file:
-            flags = os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0)
+        """An open descriptor of the lock file, and whether this call created it."""
+        cloexec = getattr(os, 'O_CLOEXEC', 0)
         try:
-            return os.open(self.path, flags, 0o600)
+            if not self.lock_file:
+                return os.open(self.path, os.O_RDONLY | cloexec), False
+            try:
+                return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | cloexec, 0o600), True
+            except FileExistsError:
+                return os.open(self.path, os.O_RDWR | cloexec), False
+        except FileNotFoundError:
+            if self.lock_file:  # removed between the two opens: try again
+                return self._open()
+            raise AtomicError(self.cannot_open(FileNotFoundError(2, os.strerror(2))), self.path)
         except OSError as exc:
             raise AtomicError(self.cannot_open(exc), self.path)
 
@@ -113,11 +126,12 @@ class Lock:
     def acquire(self):
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while True:
-            fd = self._open()
+            fd, created = self._open()
             try:
                 self._wait(fd, deadline)
                 if not self.lock_file or self._still_on_disk(fd):
                     self._fd = fd
+                    self.found_stale = self.lock_file and not created
                     inherit(fd)
                     return self
             except BaseException:
@@ -195,6 +209,32 @@ class DeviceLock(Lock):
 
     def __init__(self, path, timeout=60.0, poll_interval=0.2):
         super(DeviceLock, self).__init__(path, lock_file=False, timeout=timeout, poll_interval=poll_interval)
+
+
+def left_by_a_killed_run(dest):
+    """Whether a killed writer of ``dest`` left its lock file or temporary files behind (for check mode).
+
+    A lock file that nobody holds was left by a run that died holding it. The
+    probe takes no lock (a shared one, released at once, where it could).
+    """
+    directory, name = os.path.split(os.path.abspath(dest))
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return False
+    if any(_temp_pattern(name).fullmatch(entry) for entry in entries):
+        return True
+    try:
+        fd = os.open(lock_path_for(dest), os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False  # a live run holds it
+    finally:
+        os.close(fd)
 
 
 def remove_stale_temps(dest):

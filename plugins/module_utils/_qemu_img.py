@@ -28,6 +28,7 @@ import json
 import os
 import re
 import signal
+import stat
 
 from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
 from ansible_collections.hypervisor.images.plugins.module_utils._run import (
@@ -76,6 +77,10 @@ class ResourceLimitError(CommandFailedError):
     """qemu-img was stopped by its resource limits."""
 
 
+class ImageInUseError(QemuImgError):
+    """Another process (a running VM, qemu-nbd, qemu-io) holds the image's lock."""
+
+
 def encode_options(options):
     """Return the ``-o`` argument for a dict of creation options.
 
@@ -97,6 +102,17 @@ def encode_options(options):
     return ','.join(parts)
 
 
+#: formats whose images can name a backing file (the ``backing`` option of their driver)
+BACKING_FORMATS = ('qcow2', 'qed', 'vmdk', 'qcow')
+#: formats ``qemu-img check`` can check
+CHECKABLE = ('qcow2', 'qed', 'vdi', 'vhdx', 'vmdk', 'vpc', 'parallels')
+#: what ``qemu-img check --output=json`` reports, by the names the modules return
+CHECK_KEYS = ('corruptions', 'leaks', 'check_errors', 'image_end_offset', 'fragmented_clusters',
+              'allocated_clusters', 'total_clusters', 'corruptions_fixed', 'leaks_fixed')
+# qemu-img check: 0 clean, 2 corruptions, 3 leaked clusters (1: the check could not be completed)
+CHECK_FOUND = (0, 2, 3)
+
+_IN_USE_RE = re.compile(r'Failed to get "\w+" lock|Failed to get shared "\w+" lock')
 _WRONG_FORMAT_RE = re.compile(r"Image is not in \S+ format|is not a \S+ image|Unknown format|"
                               r"Unknown driver|bad magic|Invalid image format", re.IGNORECASE)
 
@@ -173,6 +189,12 @@ class QemuImg:
                 'qemu-img %s%s was stopped by its resource limits (%s): the image header may be '
                 'corrupt or hostile. Inspect the file by hand before trusting it.'
                 % (what, where, limits.describe()), **kwargs)
+        if _IN_USE_RE.search(result.stderr):
+            return ImageInUseError(
+                '%s is in use: another process (a running virtual machine, qemu-nbd or qemu-io) holds its image lock, '
+                'and qemu-img %s would write into it. Stop that process, or work through it (for a running virtual '
+                'machine, virsh snapshot-create or blockcommit), then run the task again. Nothing was changed.'
+                % (path, what), **kwargs)
         if 'No such file or directory' in result.stderr:
             return ImageNotFoundError('qemu-img %s%s: a file does not exist: %s' % (what, where, summary), **kwargs)
         if 'No space left on device' in result.stderr:
@@ -194,6 +216,21 @@ class QemuImg:
     def _require_format(fmt, what):
         if not fmt:
             raise ValueError('qemu-img %s needs an explicit format: never let qemu-img guess' % what)
+
+    @staticmethod
+    def image_spec(path, fmt):
+        """An image named so that qemu-img opens exactly ``path`` as ``fmt`` and nothing else.
+
+        For commands that take no ``-f`` (snapshot) or that would open the
+        backing chain (check, snapshot): a ``json:`` specification with the
+        format as driver, the path as a plain file (never read as a protocol)
+        and, for formats that have one, no backing file.
+        """
+        spec = {'driver': fmt, 'file': {'driver': 'host_device' if _is_block_device(path) else 'file',
+                                        'filename': path}}
+        if fmt in BACKING_FORMATS:
+            spec['backing'] = None
+        return 'json:' + json.dumps(spec, sort_keys=True)
 
     @staticmethod
     def _options_args(options):
@@ -314,6 +351,48 @@ class QemuImg:
         if result.rc in (0, 1):
             return result.rc == 0
         raise self._error(result, 'compare', first, None)
+
+
+    def snapshot_argv(self, path, fmt, create=None, delete=None):
+        """``qemu-img snapshot -c NAME`` or ``-d NAME``: written into the image, so never with ``-U``."""
+        self._require_format(fmt, 'snapshot')
+        action = ['-c', create] if create is not None else ['-d', delete]
+        return [self.binary, 'snapshot', '-q'] + action + [self.image_spec(path, fmt)]
+
+    def snapshot(self, path, fmt, create=None, delete=None):
+        argv = self.snapshot_argv(path, fmt, create=create, delete=delete)
+        return self._run(argv, 'snapshot', path=path)
+
+    def check_argv(self, path, fmt, repair=None):
+        """``qemu-img check``: read-only with ``-U`` under the limits, or with ``-r leaks|all`` (no ``-U``)."""
+        self._require_format(fmt, 'check')
+        argv = [self.binary, 'check', '--output=json']
+        argv += ['-r', repair] if repair else ['-U']
+        return argv + [self.image_spec(path, fmt)]
+
+    def check(self, path, fmt, repair=None):
+        """What ``qemu-img check`` found (and with ``repair``, fixed): a dict of CHECK_KEYS."""
+        argv = self.check_argv(path, fmt, repair=repair)
+        what = 'check -r %s' % repair if repair else 'check'
+        result = self.runner(argv, None if repair else self.info_limits)
+        if result.rc not in CHECK_FOUND:
+            raise self._error(result, what, path, None if repair else self.info_limits)
+        try:
+            data = snake_keys(json.loads(result.stdout))
+        except ValueError:
+            raise CommandFailedError('qemu-img %s for %s printed output that is not JSON' % (what, path),
+                                     cmd=result.cmd, rc=result.rc, stdout=result.stdout, stderr=result.stderr,
+                                     path=path)
+        found = dict((key, data.get(key, 0)) for key in CHECK_KEYS)
+        found['cmd'] = result.cmd
+        return found
+
+
+def _is_block_device(path):
+    try:
+        return stat.S_ISBLK(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def image_facts(qemu, path, declared_format=None, backing_chain=False):

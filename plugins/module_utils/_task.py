@@ -17,8 +17,10 @@ calls ``run``. ``run`` owns the rule every module follows:
    (:func:`._fs.path_kind`); it runs before the lock, so that a task that
    would fail anyway does not first wait for another one to finish;
 3. not in check mode, the lock (``lock(kind)``) is taken, temporary files
-   that killed runs left are removed, and ``preflight()`` runs once more
-   under the lock, since another task may have changed the path meanwhile;
+   that killed runs left are removed (``interrupted`` then says that a run
+   was killed while it changed the path, so that an in-place change may be
+   half done), and ``preflight()`` runs once more under the lock, since
+   another task may have changed the path meanwhile;
 4. ``decide_and_act(kind)`` decides and acts (not in check mode);
 5. the result and the diff are reported.
 
@@ -38,6 +40,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
     AtomicError,
     AtomicFile,
     DestinationLock,
+    left_by_a_killed_run,
     remove_stale_temps,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
@@ -83,6 +86,8 @@ class ImageTask:
         self._qemu = None
         self.result = {'changed': False}
         self.diff = {'before': {}, 'after': {}}
+        #: a run that changed this path was killed before it finished (see run())
+        self.interrupted = False
 
     @property
     def qemu(self):
@@ -129,13 +134,15 @@ class ImageTask:
             kind = self.preflight()
             lock = None if self.module.check_mode else self.lock(kind)
             if lock is None:
+                if self.module.check_mode and kind in (FILE, MISSING):
+                    self.interrupted = left_by_a_killed_run(self.path)
                 self.decide_and_act(kind)
             else:
                 with lock:
                     if kind in (FILE, MISSING):
                         # Leftovers of killed runs: temporary images, and temporary record sidecars.
-                        remove_stale_temps(self.path)
-                        remove_stale_temps(sidecar_path(self.path))
+                        removed = remove_stale_temps(self.path) + remove_stale_temps(sidecar_path(self.path))
+                        self.interrupted = lock.found_stale or bool(removed)
                     self.decide_and_act(self.preflight())
         except TaskError as exc:
             self.fail_from(exc)

@@ -87,6 +87,20 @@ options:
       - Data past the new end of the image is lost. Shrink the file systems and partitions inside first.
     type: bool
     default: false
+  repair:
+    description:
+      - Check an existing image's metadata (C(qemu-img check)) on every run and repair what it finds.
+      - V(leaks) frees leaked clusters (allocated but referenced by nothing), which is what an interrupted write
+        leaves; this loses nothing.
+      - V(all) also repairs corruptions. B(This can lose data:) qemu-img may drop references it cannot make sense of.
+        Copy the image first.
+      - The task reports a change only when something was repaired (RV(check) holds the counts before, RV(repaired)
+        after). An image that another process holds open (a running virtual machine) is refused.
+      - Without O(repair), the image is still checked after a change to it was interrupted (a killed run left its lock
+        file or a temporary file beside it), and what the check finds is reported in RV(check) and as a warning.
+      - Raw images have no metadata to check; O(repair) is refused for them.
+    type: str
+    choices: [leaks, all]
 notes:
   - The image is created with the mode a new file gets from the umask unless O(mode) is set; O(owner), O(group), O(mode)
     and the SELinux options are applied before the image appears under its final name.
@@ -137,6 +151,11 @@ EXAMPLES = r'''
   hypervisor.images.qemu_image:
     path: /var/lib/nova/instances/old.qcow2
     state: absent
+
+- name: Free the clusters a crash leaked, keeping the disk's size
+  hypervisor.images.qemu_image:
+    path: /var/lib/nova/instances/0b7e/disk
+    repair: leaks
 '''
 
 RETURN = r'''
@@ -175,6 +194,20 @@ backing_format:
   returned: when O(state=present)
   type: str
   sample: null
+check:
+  description:
+    - What C(qemu-img check) found in an existing image, with O(repair) or after an interrupted change (before any
+      repair). See M(hypervisor.images.qemu_image_info) for the keys.
+  returned: when the image was checked
+  type: dict
+  sample: {corruptions: 0, leaks: 2, check_errors: 0, image_end_offset: 393216, fragmented_clusters: 0,
+           allocated_clusters: 1, total_clusters: 256, corruptions_fixed: 0, leaks_fixed: 0}
+repaired:
+  description: What C(qemu-img check -r) fixed (C(leaks_fixed), C(corruptions_fixed)) and what is left.
+  returned: when something was repaired
+  type: dict
+  sample: {corruptions: 0, leaks: 0, leaks_fixed: 2, corruptions_fixed: 0, check_errors: 0, image_end_offset: 262144,
+           fragmented_clusters: 0, allocated_clusters: 1, total_clusters: 256}
 cmd:
   description: The qemu-img command line that ran (or would run in check mode) to change the image.
   returned: when a command ran or would run
@@ -188,6 +221,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import MISSING
 from ansible_collections.hypervisor.images.plugins.module_utils._inspect import InspectError, detect_format
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
+    CHECKABLE,
     FORMATS,
     WrongFormatError,
     encode_options,
@@ -254,6 +288,9 @@ class QemuImage(ImageTask):
         self.options = {}
 
     def validate(self):
+        if self.params['repair'] and self.format not in CHECKABLE:
+            self.fail('repair: qemu-img cannot check or repair %s images (they have no metadata to repair); leave '
+                      'repair out.' % self.format)
         self.size = self.parse_size_param('size')
         options = dict(self.params['options'] or {})
         for key, hint in RESERVED_OPTIONS.items():
@@ -332,29 +369,65 @@ class QemuImage(ImageTask):
             self.module.warn('%s already exists; options only apply when an image is created, and these differ: %s.'
                              % (self.path, ', '.join(differences)))
 
+        self.check_and_repair()
         if self.size is not None and self.size != current:
-            shrink = self.size < current
-            if shrink and not self.params['allow_shrink']:
-                self.report(facts)
-                self.fail(
-                    '%s is %s; size %s would shrink it and lose the data past the new end. Shrink the file systems '
-                    'inside first and set allow_shrink: true, or ask for a size of at least %s.'
-                    % (self.path, human_and_bytes(current), human_and_bytes(self.size), human_and_bytes(current)))
-            self.result['changed'] = True
-            self.diff['after']['virtual_size'] = self.size
-            preallocation = None if shrink else self.params['preallocation']
-            if self.module.check_mode:
-                self.result['cmd'] = self.qemu.resize_argv(self.path, self.format, self.size, shrink=shrink,
-                                                           preallocation=preallocation)
-                facts = dict(facts, virtual_size=self.size)
-            else:
-                result = self.qemu.resize(self.path, self.format, self.size, shrink=shrink,
-                                          preallocation=preallocation)
-                self.result['cmd'] = result.cmd
-                facts = self.current_facts()
+            facts = self.resize(facts)
 
         self.update_file_attributes()
         self.report(facts)
+
+    def resize(self, facts):
+        current = facts['virtual_size']
+        shrink = self.size < current
+        if shrink and not self.params['allow_shrink']:
+            self.report(facts)
+            self.fail(
+                '%s is %s; size %s would shrink it and lose the data past the new end. Shrink the file systems '
+                'inside first and set allow_shrink: true, or ask for a size of at least %s.'
+                % (self.path, human_and_bytes(current), human_and_bytes(self.size), human_and_bytes(current)))
+        self.result['changed'] = True
+        self.diff['after']['virtual_size'] = self.size
+        preallocation = None if shrink else self.params['preallocation']
+        if self.module.check_mode:
+            self.result['cmd'] = self.qemu.resize_argv(self.path, self.format, self.size, shrink=shrink,
+                                                       preallocation=preallocation)
+            return dict(facts, virtual_size=self.size)
+        self.result['cmd'] = self.qemu.resize(self.path, self.format, self.size, shrink=shrink,
+                                              preallocation=preallocation).cmd
+        return self.current_facts()
+
+    def check_and_repair(self):
+        """Check the image's metadata when asked to repair it, or after a change to it was interrupted.
+
+        Leaks (clusters allocated but unused) are what a killed write leaves;
+        they waste space and are harmless otherwise. ``repair: leaks`` frees
+        them; ``repair: all`` also repairs corruptions, which may lose data.
+        """
+        repair = self.params['repair']
+        if not (repair or self.interrupted) or self.format not in CHECKABLE:
+            return
+        found = self.qemu.check(self.path, self.format)
+        self.result['check'] = found
+        to_repair = found['leaks'] + (found['corruptions'] if repair == 'all' else 0)
+        if not repair or not to_repair:
+            if found['leaks'] or found['corruptions']:
+                self.module.warn(
+                    '%s has %d leaked clusters and %d corruptions%s. Set repair: leaks to free the leaked clusters%s.'
+                    % (self.path, found['leaks'], found['corruptions'],
+                       ' (a change to it was interrupted)' if self.interrupted else '',
+                       '' if not found['corruptions'] else ', and repair: all to repair the corruptions (this can '
+                       'lose data: copy the image first)'))
+            return
+        self.result['changed'] = True
+        self.diff['before']['check'] = dict((key, found[key]) for key in ('leaks', 'corruptions'))
+        self.diff['after']['check'] = {'leaks': 0, 'corruptions': 0 if repair == 'all' else found['corruptions']}
+        if self.module.check_mode:
+            self.result['cmd'] = self.qemu.check_argv(self.path, self.format, repair=repair)
+            return
+        repaired = self.qemu.check(self.path, self.format, repair=repair)
+        self.result['cmd'] = repaired.pop('cmd')
+        self.result['repaired'] = repaired
+        self.diff['after']['check'] = dict((key, repaired[key]) for key in ('leaks', 'corruptions'))
 
 
 def main():
@@ -367,6 +440,7 @@ def main():
             preallocation=dict(type='str', choices=['off', 'metadata', 'falloc', 'full']),
             options=dict(type='dict', default={}),
             allow_shrink=dict(type='bool', default=False),
+            repair=dict(type='str', choices=['leaks', 'all']),
         ),
         add_file_common_args=True,
         supports_check_mode=True,

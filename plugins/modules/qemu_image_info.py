@@ -44,6 +44,18 @@ options:
       - Also return the facts of every image in the backing chain, in RV(backing_chain).
     type: bool
     default: false
+  check:
+    description:
+      - Also check the image's metadata for consistency with C(qemu-img check --output=json) and return what it found
+        in RV(check).
+      - The check only reads (C(-U), so an image in use can be checked, though a running guest may change it
+        meanwhile) and runs under the same resource limits as C(qemu-img info). It reads the image's own metadata
+        only: the backing file is not opened. The task never reports a change.
+      - Damage does not fail the task; test RV(check.corruptions) and RV(check.leaks). Repair leaks with
+        M(hypervisor.images.qemu_image) (O(hypervisor.images.qemu_image#module:repair=leaks)).
+      - Raw images have no metadata to check; for them RV(check) is V(null).
+    type: bool
+    default: false
 seealso:
   - module: hypervisor.images.qemu_image
   - module: hypervisor.images.cow_image
@@ -74,6 +86,18 @@ EXAMPLES = r'''
 - name: List the internal snapshots of an image
   ansible.builtin.debug:
     msg: "{{ chain.snapshots | map(attribute='name') | list }}"
+
+- name: Check an image after a host crash
+  hypervisor.images.qemu_image_info:
+    path: /var/lib/nova/instances/0b7e/disk
+    check: true
+  register: checked
+
+- name: Fail on damage
+  ansible.builtin.assert:
+    that:
+      - checked.check.corruptions == 0
+    fail_msg: "{{ checked.path }} is corrupt: {{ checked.check }}"
 '''
 
 RETURN = r'''
@@ -168,6 +192,54 @@ format_specific:
   returned: when RV(exists=true)
   type: dict
   sample: {type: qcow2, data: {compat: '1.1', lazy_refcounts: false, refcount_bits: 16, corrupt: false}}
+check:
+  description:
+    - What C(qemu-img check) found, with O(check=true); V(null) for raw images, which have nothing to check.
+  returned: when O(check=true) and RV(exists=true)
+  type: dict
+  contains:
+    corruptions:
+      description: Number of corruptions found (0 for a sound image).
+      type: int
+      sample: 0
+    leaks:
+      description: Number of leaked clusters (allocated but unused: wasted space, not damage).
+      type: int
+      sample: 2
+    check_errors:
+      description: Number of errors that kept the check from completing some part.
+      type: int
+      sample: 0
+    image_end_offset:
+      description: Byte offset of the end of the image's used area in the file.
+      type: int
+      sample: 262144
+    fragmented_clusters:
+      description: Number of clusters that are not stored in order.
+      type: int
+      sample: 0
+    allocated_clusters:
+      description: Number of allocated clusters.
+      type: int
+      sample: 16
+    total_clusters:
+      description: Number of clusters the virtual size spans.
+      type: int
+      sample: 256
+    corruptions_fixed:
+      description: Always 0 here (this module never repairs).
+      type: int
+      sample: 0
+    leaks_fixed:
+      description: Always 0 here (this module never repairs).
+      type: int
+      sample: 0
+    cmd:
+      description: The qemu-img command line that ran.
+      type: list
+      elements: str
+      sample: [/usr/bin/qemu-img, check, --output=json, -U,
+               'json:{"backing": null, "driver": "qcow2", "file": {"driver": "file", "filename": "/images/disk"}}']
 backing_chain:
   description: Facts of every image in the chain, the image itself first, each with the keys above.
   returned: when O(backing_chain=true) and RV(exists=true)
@@ -186,6 +258,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
     path_kind,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
+    CHECKABLE,
     ImageNotFoundError,
     QemuImg,
     image_facts,
@@ -199,6 +272,7 @@ def main():
             path=dict(type='path', required=True),
             format=dict(type='str'),
             backing_chain=dict(type='bool', default=False),
+            check=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -211,8 +285,11 @@ def main():
                          path=path)
 
     try:
-        facts = image_facts(QemuImg(), path, declared_format=module.params['format'],
+        qemu = QemuImg()
+        facts = image_facts(qemu, path, declared_format=module.params['format'],
                             backing_chain=module.params['backing_chain'])
+        if module.params['check']:
+            facts['check'] = qemu.check(path, facts['format']) if facts['format'] in CHECKABLE else None
     except ImageNotFoundError as exc:
         if path_kind(path) == MISSING:  # removed while we looked
             module.exit_json(changed=False, exists=False, path=path)

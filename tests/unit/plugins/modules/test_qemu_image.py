@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
 import pytest
+from ansible.module_utils import basic
 
 from ansible_collections.hypervisor.images.plugins.module_utils import _task
 from ansible_collections.hypervisor.images.plugins.modules import qemu_image
@@ -250,3 +252,60 @@ def test_stale_sidecar_temp_is_removed(module, tmp_path):
     stale.write_bytes(b'{}')
     module({'path': str(tmp_path / 'disk.qcow2'), 'size': '1G'})
     assert os.listdir(str(tmp_path)) == ['disk.qcow2']
+
+
+# -- checks and repairs -----------------------------------------------------------
+
+def check_spec(path):
+    return 'json:' + json.dumps({'backing': None, 'driver': 'qcow2', 'file': {'driver': 'file', 'filename': path}},
+                                sort_keys=True)
+
+
+def test_repair_leaks_four_steps(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', GiB)
+    module.fake.leaks[module.fake.key(path)] = 2
+    args = {'path': path, 'repair': 'leaks'}
+    results = [module(args, check_mode=True, diff=True), module(args, diff=True), module(args),
+               module(args, check_mode=True)]
+    assert [out.result['changed'] for out in results] == [True, True, False, False]
+    assert module.fake.changing_calls() == [[QEMU, 'check', '--output=json', '-r', 'leaks', check_spec(path)]]
+    check, real = results[0].result, results[1].result
+    assert check['cmd'] == real['cmd'] == module.fake.changing_calls()[0]
+    assert check['check']['leaks'] == real['check']['leaks'] == 2
+    assert real['repaired']['leaks_fixed'] == 2 and real['repaired']['leaks'] == 0
+    assert real['diff']['before']['check'] == {'leaks': 2, 'corruptions': 0}
+    assert real['diff']['after']['check'] == check['diff']['after']['check'] == {'leaks': 0, 'corruptions': 0}
+    assert results[2].result['check']['leaks'] == 0
+
+
+def test_repair_is_refused_for_raw_images(module, tmp_path):
+    out = module({'path': str(tmp_path / 'disk.raw'), 'format': 'raw', 'size': '1M', 'repair': 'leaks'})
+    assert out.failed and 'cannot check or repair raw images' in out.result['msg'] and module.fake.calls == []
+
+
+def test_an_interrupted_change_is_checked_and_reported(module, tmp_path, monkeypatch):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', GiB)
+    module.fake.leaks[module.fake.key(path)] = 3
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
+    # a killed run leaves its lock file behind
+    open(str(tmp_path / '.disk.qcow2.lock'), 'w').close()
+    for check_mode in (True, False):
+        out = module({'path': path}, check_mode=check_mode)
+        assert not out.failed and out.result['changed'] is False
+        assert out.result['check']['leaks'] == 3
+    assert len(warnings) == 2 and 'a change to it was interrupted' in warnings[0] and 'repair: leaks' in warnings[0]
+    assert module.fake.changing_calls() == []
+    # the lock file is gone with that run: the next one does not check again
+    calls = len(module.fake.calls)
+    assert 'check' not in module({'path': path}).result
+    assert [call[1] for call in module.fake.calls[calls:]] == ['info']
+
+
+def test_a_run_that_was_not_interrupted_does_not_check(module, tmp_path):
+    path = str(tmp_path / 'disk.qcow2')
+    module.fake.make(path, 'qcow2', GiB)
+    out = module({'path': path, 'size': '1G'})
+    assert 'check' not in out.result and [call[1] for call in module.fake.calls] == ['info']

@@ -71,3 +71,23 @@ def test_check_mode_reads_the_same(module, tmp_path):
     module.fake.make(path, 'qcow2', 1024)
     out = module({'path': path}, check_mode=True)
     assert out.result['changed'] is False and out.result['format'] == 'qcow2'
+
+
+def test_check_reads_only_and_reports_what_it_found(module, tmp_path):
+    path = str(tmp_path / 'a')
+    module.fake.make(path, 'qcow2', 1024)
+    module.fake.leaks[module.fake.key(path)] = 2
+    out = module({'path': path, 'check': True})
+    assert not out.failed and out.result['changed'] is False
+    check = module.fake.calls[-1]
+    assert check[:4] == [QEMU, 'check', '--output=json', '-U'] and check[-1].startswith('json:')
+    assert '"backing": null' in check[-1] and module.fake.limits[-1] is not None
+    assert out.result['check']['leaks'] == 2 and out.result['check']['corruptions'] == 0
+    assert module.fake.leaks[module.fake.key(path)] == 2
+
+
+def test_check_of_a_raw_image_is_null(module, tmp_path):
+    path = str(tmp_path / 'a')
+    module.fake.make(path, 'raw', 1024)
+    out = module({'path': path, 'check': True})
+    assert out.result['check'] is None and [call[1] for call in module.fake.calls] == ['info']

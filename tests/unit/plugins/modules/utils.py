@@ -47,6 +47,8 @@ class FakeQemuImg(FakeRunner):
         self.compare_same = True
         self.fail_on = {}
         self.backing = {}
+        self.snapshots = {}
+        self.leaks = {}
 
     @staticmethod
     def key(path):
@@ -71,6 +73,8 @@ class FakeQemuImg(FakeRunner):
                 with open(argv[-1], 'wb') as handle:
                     handle.write(b'half')
             return rc, '', stderr
+        if command in ('snapshot', 'check'):
+            return self.answer_spec(command, argv)
         path = argv[argv.index('--') + 1]
         fmt = argv[argv.index('-f') + 1]
         if command == 'create':
@@ -100,6 +104,8 @@ class FakeQemuImg(FakeRunner):
                 recorded, backing_format, full = self.backing[self.key(path)]
                 info.update({'backing-filename': recorded, 'backing-filename-format': backing_format,
                              'full-backing-filename': full})
+            if self.snapshots.get(self.key(path)):
+                info['snapshots'] = self.snapshots[self.key(path)]
             if fmt == 'qcow2':
                 info['cluster-size'] = 65536
                 info['format-specific'] = {'type': 'qcow2', 'data': {'compat': '1.1', 'lazy-refcounts': False}}
@@ -108,5 +114,33 @@ class FakeQemuImg(FakeRunner):
             return 0, json.dumps(info), ''
         return 0, '', ''
 
+    def answer_spec(self, command, argv):
+        """snapshot -c/-d and check [-r] on an image named by a json: specification."""
+        spec = json.loads(argv[-1][len('json:'):])
+        key = self.key(spec['file']['filename'])
+        if command == 'check':
+            leaks = self.leaks.get(key, 0)
+            found = {'image-end-offset': 262144, 'total-clusters': 256, 'check-errors': 0,
+                     'filename': argv[-1], 'format': spec['driver']}
+            if leaks and '-r' in argv:
+                found['leaks-fixed'] = leaks
+                self.leaks[key] = 0
+            elif leaks:
+                found['leaks'] = leaks
+            return 3 if leaks and '-r' not in argv else 0, json.dumps(found), ''
+        snapshots = self.snapshots.setdefault(key, [])
+        if '-c' in argv:
+            number = max([int(snap['id']) for snap in snapshots] or [0]) + 1
+            snapshots.append({'id': str(number), 'name': argv[argv.index('-c') + 1], 'vm-state-size': 0,
+                              'date-sec': 1795304539 + number, 'date-nsec': 0, 'vm-clock-sec': 0,
+                              'vm-clock-nsec': 0, 'icount': 0})
+            return 0, '', ''
+        name = argv[argv.index('-d') + 1]
+        for snap in snapshots:
+            if name in (snap['id'], snap['name']):
+                snapshots.remove(snap)
+                return 0, '', ''
+        return 1, '', "qemu-img: Could not delete snapshot '%s': snapshot not found" % name
+
     def changing_calls(self):
-        return [call for call in self.calls if call[1] != 'info']
+        return [call for call in self.calls if call[1] != 'info' and not (call[1] == 'check' and '-U' in call)]
