@@ -52,7 +52,9 @@ from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import
     FORMATS,
     QemuImgError,
     encode_options,
+    other_file_options,
 )
+from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
 from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
 
@@ -130,6 +132,8 @@ class ConvertTask(ImageTask):
         for key in ('size', 'backing_file', 'backing_fmt'):
             if key in self.options:
                 self.fail('options: %s cannot be set on a conversion; qemu-img takes it from the source.' % key)
+        for problem in other_file_options(self.dest_format, self.options):
+            self.fail('options: %s. Nothing was written.' % problem)
         try:
             encode_options(self.options)
         except ValueError as exc:
@@ -214,6 +218,14 @@ class ConvertTask(ImageTask):
 
     # -- the conversion --------------------------------------------------
 
+    def unchanged(self, wanted):
+        """``wanted``, once the source is seen not to have changed while it was converted."""
+        if self.wanted_record()['source'] != wanted['source']:
+            raise TaskError('%s changed while it was being converted; the result matches neither its old nor its new '
+                            'content, so nothing was recorded and %s was left as it was. Run the task again when '
+                            'nothing writes to the source.' % (self.src, self.path), self.src)
+        return wanted
+
     def required_bytes(self):
         """Bytes the result needs, from qemu-img measure (with preallocation: all of it)."""
         measured = self.qemu.measure(self.src, self.src_format, self.dest_format, options=self.options,
@@ -253,6 +265,6 @@ class ConvertTask(ImageTask):
         result = self.write_atomically(
             lambda tmp: self.qemu.convert(self.src, tmp, self.src_format, self.dest_format, cache_mode=cache_mode,
                                           **kwargs),
-            record=wanted, what=self.action)
+            record=lambda produced: self.unchanged(wanted), what=self.action)
         self.result['cmd'] = result.cmd
         self.report(self.facts(declared_format=self.dest_format))

@@ -81,6 +81,38 @@ class ImageInUseError(QemuImgError):
     """Another process (a running VM, qemu-nbd, qemu-io) holds the image's lock."""
 
 
+def other_file_options(fmt, options):
+    """Messages for the creation ``options`` that would make qemu-img write or read a file besides the image.
+
+    An external data file (``data_file``) is created or overwritten by
+    qemu-img wherever it points, outside the temporary file and the lock of
+    the module; a backing file is read into every guest; a VMDK subformat
+    other than a one-file one writes its extents beside the image.
+    """
+    problems = []
+    for key in sorted(options):
+        name = str(key).strip().lower().replace('-', '_')
+        if name in ('data_file', 'data_file_raw'):
+            problems.append('%s names an external data file, which qemu-img would create or overwrite wherever it '
+                            'points, outside the image; external data files are not supported' % key)
+        elif name == 'backing_file':
+            problems.append('%s names a backing file; make overlays with hypervisor.images.cow_image' % key)
+        elif name == 'subformat' and fmt == 'vmdk' and options[key] not in VMDK_ONE_FILE_SUBFORMATS:
+            problems.append('%s=%s writes the data into extent files beside the image; use %s'
+                            % (key, options[key], ' or '.join(VMDK_ONE_FILE_SUBFORMATS)))
+    return problems
+
+
+def has_protocol(name):
+    """Whether qemu reads ``name`` as a protocol (``nbd:host``, ``file:x``, ``json:{...}``), not as a file name.
+
+    qemu takes what comes before the first colon as a protocol when that
+    colon comes before any slash.
+    """
+    colon, slash = name.find(':'), name.find('/')
+    return colon >= 0 and (slash < 0 or colon < slash)
+
+
 def encode_options(options):
     """Return the ``-o`` argument for a dict of creation options.
 
@@ -101,6 +133,9 @@ def encode_options(options):
         parts.append('%s=%s' % (key, str(value).replace(',', ',,')))
     return ','.join(parts)
 
+
+#: VMDK subformats that keep all their data in the one file
+VMDK_ONE_FILE_SUBFORMATS = ('monolithicSparse', 'streamOptimized')
 
 #: formats whose images can name a backing file (the ``backing`` option of their driver)
 BACKING_FORMATS = ('qcow2', 'qed', 'vmdk', 'qcow')

@@ -189,7 +189,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE, FILE, MISSING, path_kind
 from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
-from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import FORMATS, QemuImgError
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import FORMATS, QemuImgError, has_protocol
 from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
 
@@ -228,6 +228,10 @@ class CowImage(ImageTask):
                       '(for example 64K or 2M).' % self.cluster_size)
         if self.params['state'] == 'present' and not self.params['backing_file']:
             self.fail('backing_file is required with state: present: give the image the overlay is based on.')
+        backing = self.params['backing_file']
+        if backing and has_protocol(backing):
+            self.fail('backing_file: qemu would read %r as the protocol %r, not as a file. Give an absolute path, or '
+                      './%s for a file of that name beside the overlay.' % (backing, backing.split(':', 1)[0], backing))
 
     def preflight(self):
         kind = self.refuse_non_file(what='an overlay file')

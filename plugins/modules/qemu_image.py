@@ -225,6 +225,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import
     FORMATS,
     WrongFormatError,
     encode_options,
+    other_file_options,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import (
@@ -235,7 +236,6 @@ from ansible_collections.hypervisor.images.plugins.module_utils._units import (
 
 RESERVED_OPTIONS = {
     'size': 'use the size option',
-    'backing_file': 'use hypervisor.images.cow_image for overlays',
     'backing_fmt': 'use hypervisor.images.cow_image for overlays',
 }
 # qemu-img info names for creation options it reports back, and how to compare them.
@@ -296,6 +296,8 @@ class QemuImage(ImageTask):
         for key, hint in RESERVED_OPTIONS.items():
             if key in options:
                 self.fail('options: %s cannot be given here; %s.' % (key, hint))
+        for problem in other_file_options(self.format, options):
+            self.fail('options: %s. Nothing was written.' % problem)
         preallocation = self.params['preallocation']
         if preallocation is not None:
             if 'preallocation' in options and str(options['preallocation']) != preallocation:

@@ -129,3 +129,10 @@ def test_rebase_argv(module, mode, flags):
     rebase = [call for call in module.fake.calls if call[1] == 'rebase']
     assert rebase == [[QEMU, 'rebase', '-q', '-f', 'qcow2'] + flags + ['-F', 'qcow2', '-b', module.qcow2_base, '--',
                                                                        module.path]]
+
+
+@pytest.mark.parametrize('backing', ['file:base.raw', 'nbd:127.0.0.1:10809', 'json:{"driver":"raw"}'])
+def test_a_backing_name_qemu_would_read_as_a_protocol_is_refused(module, backing):
+    out = module({'path': module.path, 'backing_file': backing})
+    assert out.failed and 'as the protocol %r' % backing.split(':')[0] in out.result['msg']
+    assert module.fake.calls == []

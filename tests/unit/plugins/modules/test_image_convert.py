@@ -176,3 +176,24 @@ def test_qemu_failure_removes_the_temp_and_keeps_dest(module, tmp_path):
     assert sorted(os.listdir(str(tmp_path))) == ['dest.qcow2', 'src.raw']
     with open(module.dest, 'rb') as handle:
         assert handle.read() == before
+
+
+def test_a_source_written_during_the_conversion_is_not_recorded(module, monkeypatch, tmp_path):
+    real_answer = module.fake.answer
+
+    def convert_while_a_guest_writes(argv):
+        answer = real_answer(argv)
+        if argv[1] == 'convert':
+            os.utime(module.src, ns=(1, 1))
+        return answer
+
+    monkeypatch.setattr(module.fake, 'answer', convert_while_a_guest_writes)
+    out = module(dict(src=module.src, dest=module.dest, dest_format='qcow2'))
+    assert out.failed and 'changed while it was being converted' in out.result['msg']
+    assert 'nothing was recorded' in out.result['msg']
+    assert sorted(os.listdir(str(tmp_path))) == ['src.raw']
+
+
+def test_options_that_name_other_files_are_refused(module, tmp_path):
+    out = module(dict(src=module.src, dest=module.dest, dest_format='qcow2', options={'data_file': '/etc/passwd'}))
+    assert out.failed and 'external data file' in out.result['msg'] and module.fake.calls == []

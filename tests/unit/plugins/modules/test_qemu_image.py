@@ -309,3 +309,20 @@ def test_a_run_that_was_not_interrupted_does_not_check(module, tmp_path):
     module.fake.make(path, 'qcow2', GiB)
     out = module({'path': path, 'size': '1G'})
     assert 'check' not in out.result and [call[1] for call in module.fake.calls] == ['info']
+
+
+@pytest.mark.parametrize('options, words', [
+    ({'data_file': '/etc/passwd'}, 'external data file'),
+    ({'data-file': '/etc/passwd', 'data_file_raw': True}, 'external data file'),
+    ({'backing_file': '/x'}, 'cow_image'),
+])
+def test_options_that_name_other_files_are_refused(module, tmp_path, options, words):
+    out = module({'path': str(tmp_path / 'disk.qcow2'), 'size': '1G', 'options': options})
+    assert out.failed and words in out.result['msg'] and module.fake.calls == []
+
+
+def test_a_vmdk_subformat_with_extent_files_is_refused(module, tmp_path):
+    out = module({'path': str(tmp_path / 'disk.vmdk'), 'format': 'vmdk', 'size': '1G',
+                  'options': {'subformat': 'monolithicFlat'}})
+    assert out.failed and 'extent files beside the image' in out.result['msg'] and module.fake.calls == []
+    assert os.listdir(str(tmp_path)) == []
