@@ -188,9 +188,10 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
     ImageNotFoundError,
     QemuImg,
-    QemuImgError,
     image_facts,
 )
+from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
+from ansible_collections.hypervisor.images.plugins.module_utils._task import access_problem
 
 
 def main():
@@ -203,23 +204,24 @@ def main():
         supports_check_mode=True,
     )
     path = os.path.abspath(module.params['path'])
-    kind = path_kind(path)
-    if kind == MISSING:
-        module.exit_json(changed=False, exists=False, path=path)
-    if kind == DIRECTORY:
-        module.fail_json(msg='%s is a directory, not an image: give the path of an image file inside it.' % path,
-                         path=path)
-
-    qemu = QemuImg(module)
     try:
-        facts = image_facts(qemu, path, declared_format=module.params['format'],
+        kind = path_kind(path)
+        if kind == MISSING:
+            module.exit_json(changed=False, exists=False, path=path)
+        if kind == DIRECTORY:
+            module.fail_json(msg='%s is a directory, not an image: give the path of an image file inside it.' % path,
+                             path=path)
+        facts = image_facts(QemuImg(), path, declared_format=module.params['format'],
                             backing_chain=module.params['backing_chain'])
     except ImageNotFoundError as exc:
         if path_kind(path) == MISSING:  # removed while we looked
             module.exit_json(changed=False, exists=False, path=path)
         module.fail_json(path=path, **exc.to_result())
-    except QemuImgError as exc:
+    except TaskError as exc:
+        # qemu-img missing or failing, a header that contradicts the declared format, a file that cannot be read
         module.fail_json(path=path, **exc.to_result())
+    except OSError as exc:
+        module.fail_json(msg=access_problem(exc, path), path=path)
     module.exit_json(changed=False, exists=True, **facts)
 
 
