@@ -34,7 +34,8 @@ attributes:
     support: full
     details:
       - In check mode the source is inspected and measured, and an existing O(dest) without a record is compared with
-        the source, exactly as for real; nothing is written.
+        the source, exactly as for real; nothing is written but the file of the O_DIRECT probe of O(cache_mode=auto),
+        which is removed at once.
   diff_mode:
     support: full
     details:
@@ -121,7 +122,9 @@ actual_size:
   type: int
   sample: 1310720000
 cache_mode:
-  description: Cache mode used to write O(dest); in check mode, the one the real run would use.
+  description:
+    - Cache mode used to write O(dest); in check mode, the one a real run would use (the O_DIRECT probe of
+      O(cache_mode=auto) runs in check mode too, and removes its file).
   returned: when O(dest) was written or would be
   type: str
   sample: none

@@ -264,6 +264,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import
     image_facts,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
+from ansible_collections.hypervisor.images.plugins.module_utils._task import access_problem
 
 
 def main():
@@ -277,14 +278,13 @@ def main():
         supports_check_mode=True,
     )
     path = os.path.abspath(module.params['path'])
-    kind = path_kind(path)
-    if kind == MISSING:
-        module.exit_json(changed=False, exists=False, path=path)
-    if kind == DIRECTORY:
-        module.fail_json(msg='%s is a directory, not an image: give the path of an image file inside it.' % path,
-                         path=path)
-
     try:
+        kind = path_kind(path)
+        if kind == MISSING:
+            module.exit_json(changed=False, exists=False, path=path)
+        if kind == DIRECTORY:
+            module.fail_json(msg='%s is a directory, not an image: give the path of an image file inside it.' % path,
+                             path=path)
         qemu = QemuImg()
         facts = image_facts(qemu, path, declared_format=module.params['format'],
                             backing_chain=module.params['backing_chain'])
@@ -295,7 +295,10 @@ def main():
             module.exit_json(changed=False, exists=False, path=path)
         module.fail_json(path=path, **exc.to_result())
     except TaskError as exc:
+        # qemu-img missing or failing, a header that contradicts the declared format, a file that cannot be read
         module.fail_json(path=path, **exc.to_result())
+    except OSError as exc:
+        module.fail_json(msg=access_problem(exc, path), path=path)
     module.exit_json(changed=False, exists=True, **facts)
 
 

@@ -23,6 +23,7 @@ REQUIRED=(
     "getfattr:attr"
     "git:git"
     "pgrep:procps"
+    "sudo:sudo"
     "podman:podman"
     "runc:runc"
     "debootstrap:debootstrap"

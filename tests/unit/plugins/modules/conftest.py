@@ -22,7 +22,9 @@ from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils impo
 def fake_qemu(monkeypatch):
     fake = FakeQemuImg()
 
-    def factory(module=None, **kwargs):
+    def factory(binary=None, runner=None, **kwargs):
+        # The modules let QemuImg find qemu-img; anything passed here would become argv[0].
+        assert binary is None and runner is None, 'QemuImg(%r, %r): modules pass no binary or runner' % (binary, runner)
         return QemuImg(binary=QEMU, runner=fake)
 
     fake.factory = factory

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.hypervisor.images.plugins.module_utils import _inspect
 from ansible_collections.hypervisor.images.plugins.modules import qemu_image_info
 
 from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import QEMU
@@ -91,3 +92,41 @@ def test_check_of_a_raw_image_is_null(module, tmp_path):
     module.fake.make(path, 'raw', 1024)
     out = module({'path': path, 'check': True})
     assert out.result['check'] is None and [call[1] for call in module.fake.calls] == ['info']
+
+
+def test_qemu_img_that_cannot_be_executed_is_named_with_its_package(run_module, monkeypatch, tmp_path):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'qemu-img').write_text('not a program')
+    monkeypatch.setenv('PATH', str(bin_dir))
+    path = str(tmp_path / 'a.raw')
+    with open(path, 'wb') as handle:
+        handle.write(b'\0' * 512)
+    out = run_module(qemu_image_info.main, {'path': path})
+    assert out.failed
+    assert 'qemu-img cannot be executed' in out.result['msg'] and 'qemu-utils' in out.result['msg']
+    assert str(bin_dir / 'qemu-img') in out.result['msg'] and out.result['path'] == path
+
+
+def test_a_file_that_cannot_be_read_fails_with_a_message(module, monkeypatch, tmp_path):
+    path = str(tmp_path / 'a')
+    module.fake.make(path, 'qcow2', 1024)
+
+    def refuse(name, *args, **kwargs):
+        raise PermissionError(13, 'Permission denied', name)
+
+    monkeypatch.setattr(_inspect, 'open', refuse, raising=False)
+    out = module({'path': path})
+    assert out.failed and out.result['msg'].startswith('Cannot read %s to find its format: Permission denied' % path)
+    assert module.fake.calls == []
+
+
+def test_a_path_that_cannot_be_looked_at_fails_with_a_message(module, monkeypatch, tmp_path):
+    path = str(tmp_path / 'a')
+
+    def refuse(name):
+        raise PermissionError(13, 'Permission denied', name)
+
+    monkeypatch.setattr(qemu_image_info, 'path_kind', refuse)
+    out = module({'path': path})
+    assert out.failed and out.result['msg'].startswith('Cannot access %s: Permission denied' % path)
