@@ -16,6 +16,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.reg
 from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.tools import Tools
 from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.users import Users
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE
+from ansible_collections.hypervisor.images.plugins.module_utils._run import ToolNotFoundError
 from ansible_collections.hypervisor.images.plugins.modules import mkfs
 from ansible_collections.hypervisor.images.tests.unit.plugins.fake_runner import FakeRunner
 
@@ -861,6 +862,32 @@ def test_a_failing_tool_reports_cmd_rc_and_stderr(module, image):
     assert 'Bad magic number' in out.result['msg'] and out.result['stderr']
 
 
+@pytest.mark.parametrize('args, tool, package', [
+    ({'fstype': 'btrfs', 'label': 'new'}, 'btrfs', 'btrfs-progs'),
+    ({'fstype': 'ext4', 'label': 'new'}, 'tune2fs', 'e2fsprogs'),
+    ({'fstype': 'swap', 'state': 'absent'}, 'wipefs', 'util-linux'),
+])
+def test_a_tool_that_cannot_be_executed_fails_naming_it_and_its_package(module, image, monkeypatch, args, tool,
+                                                                        package):
+    module.device.put(args['fstype'], 'old')
+
+    def which(name, wanted_package):
+        if name == tool:
+            raise ToolNotFoundError('%s cannot be executed. Reinstall the package %s.' % (name, wanted_package))
+        return sbin(name, wanted_package)
+
+    monkeypatch.setattr(mkfs, 'Tools', lambda: Tools(runner=module.device, which=which))
+    out = module(dict(args, dev=image))
+    assert out.failed and out.result['msg'] == '%s cannot be executed. Reinstall the package %s.' % (tool, package)
+    assert module.device.changing_calls() == []
+
+
+def test_ocfs2_is_made_without_asking_a_cluster_stack(module, image):
+    # as community.general.filesystem makes it: -F (the module decided), -x (no cluster stack check)
+    out = module({'dev': image, 'fstype': 'ocfs2'})
+    assert not out.failed and module.device.changing_calls() == [['/sbin/mkfs.ocfs2', '-q', '-F', '-x', '--', image]]
+
+
 def test_mkfs_that_leaves_something_else_fails(module, image):
     module.device.fail_on['mkfs.ext4'] = (1, 'mkfs.ext4: Device size reported to be zero.')
     out = module({'dev': image, 'fstype': 'ext4'})
@@ -883,6 +910,8 @@ def test_mkfs_that_leaves_something_else_fails(module, image):
     ({'fstype': 'lvm', 'label': 'pv0'}, 'label: a lvm physical volume has no label; leave label out.'),
     ({'fstype': 'gfs2', 'label': 'images'}, 'the label of gfs2 is its lock table, CLUSTER:NAME'),
     ({'fstype': 'ocfs2', 'label': 'x' * 64}, 'at most 63'),
+    # xfs_db would read it as "remove the label"
+    ({'fstype': 'xfs', 'label': '--'}, 'label: xfs_db, which relabels an existing xfs file system, reads the label --'),
 ])
 def test_bad_parameters_fail_before_anything_runs(module, image, args, fragment):
     out = module(dict({'dev': image, 'fstype': 'ext4'}, **args))
