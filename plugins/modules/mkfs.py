@@ -39,6 +39,8 @@ requirements:
     C(swaplabel) (util-linux); C(mkfs.f2fs), C(f2fslabel) and C(resize.f2fs) (f2fs-tools); C(mkfs.reiserfs) and
     C(reiserfstune) (reiserfsprogs); C(mkfs.ocfs2) and C(tunefs.ocfs2) (ocfs2-tools); C(mkfs.gfs2) and C(tunegfs2)
     (gfs2-utils); C(pvcreate), C(pvchange), C(pvs) and C(pvresize) (lvm2)."
+  - A tool that is missing, or cannot be executed, fails the task with its name and the package that provides it. Tools
+    are looked for in E(PATH) and in C(/sbin), C(/usr/sbin) and C(/usr/local/sbin).
 extends_documentation_fragment:
   - hypervisor.images.attributes
   - hypervisor.images.attributes.actiongroup_images
@@ -69,7 +71,11 @@ options:
       - Type of the file system to make. V(swap) makes a swap area with C(mkswap); V(lvm) makes an LVM physical volume
         with C(pvcreate).
       - V(ext4dev) is made with C(mkfs.ext4); an ext4 file system counts as V(ext4dev) and the other way round.
-      - V(ocfs2) is made for the cluster stack by default; on a host without one, add C(-M local) to O(opts).
+      - V(ocfs2) is made with C(mkfs.ocfs2 -F -x), as C(community.general.filesystem) makes it. C(-F) lets it
+        overwrite, since this module has already decided what may be replaced (see O(force)); C(-x) keeps it from
+        asking a cluster stack (o2cb), so that it works on a host that runs none. The file system is still made for a
+        cluster; add C(-M local) to O(opts) for one that a single host mounts without a cluster stack.
+        C(tunefs.ocfs2) needs the cluster stack to change the label or UUID of a cluster file system.
       - Required with O(state=present); ignored with O(state=absent).
     type: str
     choices: [ext2, ext3, ext4, ext4dev, xfs, btrfs, vfat, swap, f2fs, reiserfs, ocfs2, gfs2, lvm]
@@ -105,6 +111,9 @@ options:
       - Printable ASCII only. At most 16 characters for ext2, ext3, ext4 and reiserfs, 12 for xfs, 255 for btrfs, 11
         for vfat (not any of C(*?.,;:/\|+=<>[]")), 15 for swap, 512 for f2fs, 63 for ocfs2. An existing xfs file
         system is only relabelled to a label without spaces or quotes. LVM physical volumes have no label.
+      - A label that starts with C(-) is given to every tool as the argument of its label option or after C(--), so
+        that no tool reads it as an option. V(--) is refused for xfs, since C(xfs_db) reads it as "remove the
+        label".
       - When omitted, the label of an existing file system is left as it is.
     type: str
   uuid:
