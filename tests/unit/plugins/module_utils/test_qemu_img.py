@@ -52,8 +52,8 @@ QCOW2_INFO = {
 def test_info_argv_has_json_force_share_and_explicit_format():
     qemu, runner = qemu_with((0, json.dumps(QCOW2_INFO), ''))
     data = qemu.info('/img/a.qcow2', 'qcow2')
-    assert list(zip(runner.calls, runner.limits)) == [([QEMU, 'info', '--output=json', '-U', '-f', 'qcow2', '--', '/img/a.qcow2'],
-                             DEFAULT_INFO_LIMITS)]
+    assert list(zip(runner.calls, runner.limits)) == [
+        ([QEMU, 'info', '--output=json', '-U', '-f', 'qcow2', '--', '/img/a.qcow2'], DEFAULT_INFO_LIMITS)]
     assert data['format'] == 'qcow2'
 
 
@@ -140,14 +140,14 @@ def test_convert_argv_snapshot_uses_l_not_s():
     qemu, runner = qemu_with()
     qemu.convert('/src.qcow2', '/snap.raw', 'qcow2', 'raw', snapshot='daily,1')
     assert runner.calls[0] == [QEMU, 'convert', '-q', '-f', 'qcow2', '-l', 'snapshot.name=daily,,1',
-                                  '-O', 'raw', '-t', 'none', '--', '/src.qcow2', '/snap.raw']
+                               '-O', 'raw', '-t', 'none', '--', '/src.qcow2', '/snap.raw']
 
 
 def test_measure_argv_and_parse():
     qemu, runner = qemu_with((0, '{"required": 393216, "fully-allocated": 1074135040}', ''))
     data = qemu.measure('/src.raw', 'raw', 'qcow2', options={'cluster_size': '2M'})
     assert call(runner) == ([QEMU, 'measure', '--output=json', '-f', 'raw', '-O', 'qcow2',
-                                '-o', 'cluster_size=2M', '--', '/src.raw'], DEFAULT_INFO_LIMITS)
+                             '-o', 'cluster_size=2M', '--', '/src.raw'], DEFAULT_INFO_LIMITS)
     assert data == {'required': 393216, 'fully-allocated': 1074135040}
 
 
@@ -155,7 +155,7 @@ def test_measure_argv_snapshot():
     qemu, runner = qemu_with((0, '{}', ''))
     qemu.measure('/src', 'qcow2', 'raw', snapshot='s1')
     assert runner.calls[0] == [QEMU, 'measure', '--output=json', '-f', 'qcow2', '-l', 'snapshot.name=s1',
-                                  '-O', 'raw', '--', '/src']
+                               '-O', 'raw', '--', '/src']
 
 
 @pytest.mark.parametrize('unsafe, flags', [(False, []), (True, ['-u'])])
