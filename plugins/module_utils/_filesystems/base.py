@@ -55,8 +55,9 @@ class FileSystem:
     mkfs_uuid_keywords = ()
     uuid_keywords = ()
     uuid_example = 'a UUID such as 0b7e0ef0-1a51-4c47-9d4e-6c1d0a3e4b2f (for example from the to_uuid filter)'
-    #: (tool, label flag, UUID flag) when one tool sets both on an existing one: TOOL [-L l] [-U u] DEV
-    retune = None
+    #: the tool that sets both label and UUID of an existing one, and its flags: TOOL [-L l] [-U u] DEV
+    retune_tool = None
+    retune_flags = ('-L', '-U')
     #: growth: supported at all; mounted use does not count as use; what grows it, when only mounted or unmounted
     grows = False
     grows_online = False
@@ -90,7 +91,7 @@ class FileSystem:
         if any(ord(char) < 0x20 or ord(char) > 0x7e for char in label):
             return 'labels are limited to printable ASCII characters (blkid reports others escaped)'
         if self.label_max is not None and len(label.encode('utf-8')) > self.label_max:
-            return '%s labels are at most %d characters; %r has %d' % (self.name, self.label_max, label, len(label))
+            return '%s labels are at most %s characters; %r has %d' % (self.name, self.label_max, label, len(label))
         return None
 
     def relabel_problem(self, label):
@@ -218,9 +219,9 @@ class FileSystem:
         """
         if label is None and uuid is None:
             return []
-        if self.retune:
-            tool, label_flag, uuid_flag = self.retune
-            argv = [self.tool(tools, tool)]
+        if self.retune_tool:
+            label_flag, uuid_flag = self.retune_flags
+            argv = [self.tool(tools, self.retune_tool)]
             if label is not None:
                 argv += [label_flag, label]
             if uuid is not None:

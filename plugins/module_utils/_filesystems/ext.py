@@ -146,7 +146,7 @@ class Ext(FileSystem):
     uuid_flags = ('-U',)
     mkfs_uuid_keywords = EXT_UUID_KEYWORDS
     uuid_keywords = EXT_UUID_KEYWORDS
-    retune = ('tune2fs', '-L', '-U')
+    retune_tool = 'tune2fs'
     grows = True
     grows_online = True
 

@@ -33,7 +33,7 @@ class Gfs2(FileSystem):
     uuid_flags = ('-U',)
     mkfs_args = ('-O',)
     dashdash = False
-    retune = ('tunegfs2', '-L', '-U')
+    retune_tool = 'tunegfs2'
 
     def label_problem(self, label):
         problem = super(Gfs2, self).label_problem(label)

@@ -25,4 +25,5 @@ class Reiserfs(FileSystem):
     uuid_flags = ('-u', '--uuid')
     uuid_keywords = ('random', 'time')
     mkfs_args = ('-q',)
-    retune = ('reiserfstune', '-l', '-u')
+    retune_tool = 'reiserfstune'
+    retune_flags = ('-l', '-u')

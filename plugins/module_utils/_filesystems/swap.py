@@ -70,7 +70,7 @@ class Swap(FileSystem):
     uuid_flags = ('-U', '--uuid')
     mkfs_uuid_keywords = EXT_UUID_KEYWORDS
     uuid_keywords = EXT_UUID_KEYWORDS
-    retune = ('swaplabel', '-L', '-U')
+    retune_tool = 'swaplabel'
     grows = True
 
     def relabel_argvs(self, tools, dev, label=None, uuid=None, probe=None):

@@ -133,6 +133,7 @@ log      =internal log           bsize=4096   blocks=16384, version=2
 realtime =none                   extsz=4096   blocks=0, rtextents=0
 '''
 
+
 def test_parse_xfs_db():
     geometry = parse_xfs_db(XFS_DB)
     assert (geometry.blocks, geometry.block_size, geometry.ag_blocks) == (81920, 4096, 20480)
