@@ -39,6 +39,8 @@ requirements:
     C(swaplabel) (util-linux); C(mkfs.f2fs), C(f2fslabel) and C(resize.f2fs) (f2fs-tools); C(mkfs.reiserfs) and
     C(reiserfstune) (reiserfsprogs); C(mkfs.ocfs2) and C(tunefs.ocfs2) (ocfs2-tools); C(mkfs.gfs2) and C(tunegfs2)
     (gfs2-utils); C(pvcreate), C(pvchange), C(pvs) and C(pvresize) (lvm2)."
+  - A tool that is missing, or cannot be executed, fails the task with its name and the package that provides it. Tools
+    are looked for in E(PATH) and in C(/sbin), C(/usr/sbin) and C(/usr/local/sbin).
 extends_documentation_fragment:
   - hypervisor.images.attributes
   - hypervisor.images.attributes.actiongroup_images
@@ -69,7 +71,11 @@ options:
       - Type of the file system to make. V(swap) makes a swap area with C(mkswap); V(lvm) makes an LVM physical volume
         with C(pvcreate).
       - V(ext4dev) is made with C(mkfs.ext4); an ext4 file system counts as V(ext4dev) and the other way round.
-      - V(ocfs2) is made for the cluster stack by default; on a host without one, add C(-M local) to O(opts).
+      - V(ocfs2) is made with C(mkfs.ocfs2 -F -x), as C(community.general.filesystem) makes it. C(-F) lets it
+        overwrite, since this module has already decided what may be replaced (see O(force)); C(-x) keeps it from
+        asking a cluster stack (o2cb), so that it works on a host that runs none. The file system is still made for a
+        cluster; add C(-M local) to O(opts) for one that a single host mounts without a cluster stack.
+        C(tunefs.ocfs2) needs the cluster stack to change the label or UUID of a cluster file system.
       - Required with O(state=present); ignored with O(state=absent).
     type: str
     choices: [ext2, ext3, ext4, ext4dev, xfs, btrfs, vfat, swap, f2fs, reiserfs, ocfs2, gfs2, lvm]
@@ -105,6 +111,9 @@ options:
       - Printable ASCII only. At most 16 characters for ext2, ext3, ext4 and reiserfs, 12 for xfs, 255 for btrfs, 11
         for vfat (not any of C(*?.,;:/\|+=<>[]")), 15 for swap, 512 for f2fs, 63 for ocfs2. An existing xfs file
         system is only relabelled to a label without spaces or quotes. LVM physical volumes have no label.
+      - A label that starts with C(-) is given to every tool as the argument of its label option or after C(--), so
+        that no tool reads it as an option. V(--) is refused for xfs, since C(xfs_db) reads it as "remove the
+        label".
       - When omitted, the label of an existing file system is left as it is.
     type: str
   uuid:
@@ -311,60 +320,33 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hypervisor.images.plugins.module_utils._atomic import DestinationLock, DeviceLock
-from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
+from ansible_collections.hypervisor.images.plugins.module_utils._filesystems import probe, registry
+from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.opts import split_opts
+from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.tools import Tools
+from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.users import Users
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE, FILE, MISSING, path_kind
 from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
-from ansible_collections.hypervisor.images.plugins.module_utils._mkfs import (
-    EXT_TYPES,
-    FSTYPES,
-    NIL_UUID,
-    SPECS,
-    FsTools,
-    btrfs_grow_argv,
-    describe_signatures,
-    device_size,
-    f2fs_grow_argv,
-    label_problem,
-    mkfs_argv,
-    mkfs_takes_uuid,
-    normalize_uuid,
-    opts_value,
-    pvresize_argv,
-    read_btrfs_device,
-    read_f2fs_size,
-    read_swap_header,
-    relabel_argvs,
-    resize_ext_argv,
-    set_capacity_argv,
-    split_opts,
-    wipe_argv,
-    xfs_grow_argv,
-)
+from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
-
-# Keywords that ask for a new UUID each time they are used; the others (clear, nil) ask for the nil UUID.
-NEW_UUID_KEYWORDS = ('random', 'generate', 'time')
-# File systems that grow while mounted (online), and those that grow only while mounted.
-ONLINE_GROW = ('ext2', 'ext3', 'ext4', 'ext4dev', 'xfs', 'btrfs', 'lvm')
-MOUNTED_GROW = ('xfs', 'btrfs')
 
 
 class Mkfs(ImageTask):
+    """Validate, then decide: create, replace (with force), update (label, UUID, size) or wipe."""
 
     device_hint = 'give a raw image file or a block device'
 
     def __init__(self, module):
         super(Mkfs, self).__init__(module, module.params['dev'])
-        self.tools = FsTools(module)
-        self.fstype = self.params['fstype']
-        self.spec = SPECS.get(self.fstype)
+        self.tools = Tools()
+        self.users = Users(self.tools)
+        self.fs = registry.TYPES.get(self.params['fstype'])
         self.label = self.params['label']
         self.uuid = None
         self.opts = []
         self.opts_uuid = None
         self.kind = None
         self.geometry = None
-        self._mounts = {}
+        self._usage = {}
         self.result.update({'dev': self.path, 'fstype': None, 'label': None, 'uuid': None, 'size': None})
 
     # -- parameters and preflight ------------------------------------------
@@ -372,45 +354,27 @@ class Mkfs(ImageTask):
     def validate(self):
         if self.params['state'] == 'absent':
             return  # the other options are ignored, as community.general.filesystem does
-        spec = self.spec
+        fs = self.fs
         try:
             self.opts = split_opts(self.params['opts'])
         except ValueError as exc:
             self.fail(str(exc))
-        if self.label is not None:
-            problem = label_problem(spec, self.label)
-            if problem:
-                self.fail('label: %s.' % problem)
+        problem = fs.label_problem(self.label) if self.label is not None else None
+        if problem:
+            self.fail('label: %s.' % problem)
         if self.params['uuid'] is not None:
-            if not spec.uuid_flags:
-                self.fail('uuid: a %s %s has no UUID this module can set; leave uuid out.' % (spec.name, spec.what))
+            if not fs.uuid_flags:
+                self.fail('uuid: a %s %s has no UUID this module can set; leave uuid out.' % (fs.name, fs.what))
             self.uuid = self.parse_uuid(self.params['uuid'], 'uuid')
-        # A label or UUID in opts wins over the options, as in community.general.filesystem.
-        in_opts = opts_value(self.opts, spec.label_flags) if spec.label_flags else None
-        if in_opts is not None:
-            if self.label is not None and self.label != in_opts:
-                self.module.warn('opts sets the label to %r, which wins over label (%r).' % (in_opts, self.label))
-            self.label = in_opts
-        in_opts = opts_value(self.opts, spec.uuid_flags) if spec.uuid_flags else None
-        if in_opts is not None:
-            try:
-                same = normalize_uuid(spec, in_opts) == self.uuid
-            except ValueError:
-                same = False
-            if self.uuid is not None and not same:
-                self.module.warn('opts sets the UUID to %r, which wins over uuid (%r).' % (in_opts, self.uuid))
-            # A keyword in opts is for mkfs only: it does not ask to change an existing UUID.
-            self.uuid = None
-            self.opts_uuid = in_opts
-
-    def gfs2_lock_nolock(self):
-        return opts_value(self.opts, ('-p',)) == 'lock_nolock'
+        self.label, self.uuid, self.opts_uuid, warnings = fs.with_opts(self.label, self.uuid, self.opts)
+        for warning in warnings:
+            self.module.warn(warning)
 
     def parse_uuid(self, value, where):
         try:
-            return normalize_uuid(self.spec, value)
+            return self.fs.normalize_uuid(value)
         except ValueError as exc:
-            self.fail('%s: %r is not a valid %s UUID: %s.' % (where, value, self.fstype, exc))
+            self.fail('%s: %r is not a valid %s UUID: %s.' % (where, value, self.fs.name, exc))
 
     def preflight(self):
         kind = path_kind(self.path)
@@ -422,10 +386,10 @@ class Mkfs(ImageTask):
             return kind
         if kind not in (FILE, BLOCK_DEVICE):
             self.fail('%s is a %s, not a raw image file or a block device.' % (self.path, kind))
-        if kind == FILE and self.params['state'] == 'present' and not self.spec.regular_file:
-            self.fail('%s is a regular file; pvcreate makes an LVM physical volume on a block device only. Attach '
+        if kind == FILE and self.params['state'] == 'present' and not self.fs.regular_file:
+            self.fail('%s is a regular file; %s makes an LVM physical volume on a block device only. Attach '
                       'the image to a loop device first (losetup --find --show %s) and give the loop device as dev.'
-                      % (self.path, self.path))
+                      % (self.path, self.fs.mkfs_tool, self.path))
         return kind
 
     def lock(self, kind):
@@ -450,22 +414,22 @@ class Mkfs(ImageTask):
 
     def decide(self):
         self.refuse_non_raw()
-        self.result['size'] = device_size(self.path)
-        probe = self.tools.probe(self.path)
-        self.diff['before'] = self.facts_of(probe)
-        self.report_probe(probe)
+        self.result['size'] = probe.device_size(self.path)
+        found = probe.probe(self.tools, self.path)
+        self.diff['before'] = self.facts_of(found)
+        self.report_probe(found)
         if self.params['state'] == 'absent':
-            self.wipe(probe)
-        elif probe.holds_only(self.spec):
+            self.wipe()
+        elif found.holds_only(self.fs):
             if self.params['force'] and not self.params['resizefs'] and self.params['uuid'] is None:
                 # community.general.filesystem's force: make the file system anew, with a new UUID.
-                self.replace(probe, again=True)
+                self.replace(found, again=True)
             else:
-                self.update(probe)
-        elif probe.empty:
+                self.update(found)
+        elif found.empty:
             self.create()
         else:
-            self.replace(probe)
+            self.replace(found)
 
     def refuse_non_raw(self):
         found = detect_format(self.path)
@@ -483,262 +447,133 @@ class Mkfs(ImageTask):
 
     # -- state: present --------------------------------------------------------
 
-    def create(self, wipe=None):
-        """Make the file system on an empty device, or (with ``wipe``) after erasing its signatures."""
-        if self.fstype == 'gfs2' and self.label is None and not self.gfs2_lock_nolock():
-            self.fail('gfs2 needs its lock table as label, CLUSTER:NAME such as hv:images (the cluster name and a name '
-                      'for the file system), or opts: -p lock_nolock for a file system that only one host mounts.')
+    def create(self, wipe_argv=None):
+        """Make the file system on an empty device, or (with ``wipe_argv``) after erasing its signatures."""
+        fs = self.fs
+        problem = fs.create_problem(self.label, self.opts)
+        if problem:
+            self.fail(problem)
         self.refuse_in_use('format')
-        spec = self.spec
-        tool = self.tools(spec.tool)
         uuid = self.uuid
-        commands = [wipe] if wipe else []
-        commands.append(mkfs_argv(tool, spec, self.path, label=self.label if self.label_from_option() else None,
-                                  uuid=uuid, opts=self.opts, regular_file=self.kind == FILE))
-        if uuid is not None and not mkfs_takes_uuid(spec, uuid) and uuid not in NEW_UUID_KEYWORDS:
+        label = self.label if self.label is not None and fs.opts_label(self.opts) is None else None
+        commands = [wipe_argv] if wipe_argv else []
+        commands.append(fs.mkfs_argv(self.tools, self.path, label=label, uuid=uuid, opts=self.opts,
+                                     regular_file=self.kind == FILE))
+        if fs.uuid_after_mkfs(uuid):
             # mkfs cannot take this keyword (xfs: nil): set it afterwards with the file system's tool.
             commands += self.relabel_commands(uuid=uuid)
-        predicted_uuid = uuid if uuid is not None and uuid not in spec.keywords else None
-        if predicted_uuid is None and self.opts_uuid is not None and self.opts_uuid not in spec.keywords:
-            try:
-                predicted_uuid = normalize_uuid(spec, self.opts_uuid)
-            except ValueError:
-                predicted_uuid = None  # mkfs will say what is wrong with it
-        after = {'fstype': self.fstype, 'label': self.label, 'uuid': predicted_uuid}
+        after = {'fstype': fs.name, 'label': self.label, 'uuid': fs.predicted_uuid(uuid, self.opts_uuid)}
         self.diff['after'] = dict(after)
         self.run_commands(commands, after)
 
-    def label_from_option(self):
-        """Whether the label comes from the label option (else from opts, which already carry it)."""
-        return self.label is not None and (not self.spec.label_flags
-                                           or opts_value(self.opts, self.spec.label_flags) is None)
-
-    def replace(self, probe, again=False):
-        signatures = self.tools.signatures(self.path)
-        self.diff['before']['signatures'] = [entry['type'] for entry in signatures]
-        found = probe.describe()
-        if probe.ambivalent and signatures:
-            found = 'several signatures (%s); blkid cannot tell which one is in use' % ', '.join(
-                entry['type'] for entry in signatures)
+    def replace(self, found, again=False):
+        listed = probe.signatures(self.tools, self.path)
+        self.diff['before']['signatures'] = [entry['type'] for entry in listed]
+        what = registry.describe(found)
+        if found.ambivalent and listed:
+            what = 'several signatures (%s); blkid cannot tell which one is in use' % ', '.join(
+                entry['type'] for entry in listed)
         if not again and not self.params['force']:
             self.fail('%s already carries %s, where %s was asked for. Set force: true to erase it and make %s (what it '
-                      'holds is lost), or give another dev.' % (self.path, found, self.wanted(), self.wanted('new')))
-        partition_table = any(entry.get('usage') == 'partition-table' for entry in signatures)
-        self.create(wipe=wipe_argv(self.tools('wipefs'), self.path, partition_table=partition_table))
+                      'holds is lost), or give another dev.' % (self.path, what, self.wanted(), self.wanted('new')))
+        self.create(wipe_argv=probe.wipe(self.tools, self.path, listed))
 
     def wanted(self, adjective=None):
-        words = ([adjective] if adjective else []) + [self.fstype, self.spec.what]
+        words = ([adjective] if adjective else []) + [self.fs.name, self.fs.what]
         return ('an ' if words[0][0] in 'aeiox' else 'a ') + ' '.join(words)
 
-    def update(self, probe):
+    def update(self, found):
         """A file system of the right type is there: adjust its label, UUID and size."""
-        label = self.label if self.label is not None and self.label != probe.label else None
-        uuid = self.uuid_change(probe)
-        if self.opts_uuid is not None and self.uuid is None and self.opts_uuid not in self.spec.keywords:
+        fs = self.fs
+        label = self.label if self.label is not None and self.label != found.label else None
+        uuid = fs.uuid_change(self.uuid, fs.reported_uuid(found.uuid))
+        if self.opts_uuid is not None and self.uuid is None and self.opts_uuid not in fs.keywords:
             # A UUID set in opts is compared too, so that the second run does not change anything.
             wanted = self.parse_uuid(self.opts_uuid, 'opts')
-            uuid = wanted if wanted != self.current_uuid(probe) else None
-        if label is not None and self.fstype == 'xfs' and any(char.isspace() or char in '"\'' for char in label):
-            self.fail('The xfs file system on %s is labelled %r; xfs_db cannot set a label with spaces or quotes (%r) on '
-                      'an existing file system. Choose another label, or erase it with state: absent and make it again '
-                      'with this label.' % (self.path, probe.label, label))
-        new_uuid = uuid if uuid is not None and uuid not in self.spec.keywords else None
-        after = {'fstype': self.fstype, 'label': label if label is not None else probe.label,
-                 'uuid': new_uuid if uuid is not None else probe.uuid}
+            uuid = wanted if wanted != fs.reported_uuid(found.uuid) else None
+        problem = fs.relabel_problem(label) if label is not None else None
+        if problem:
+            self.fail('The %s %s on %s is labelled %r; %s. Choose another label, or erase it with state: absent and '
+                      'make it again with this label.' % (fs.name, fs.what, self.path, found.label, problem))
+        new_uuid = uuid if uuid is not None and uuid not in fs.keywords else None
+        after = {'fstype': fs.name, 'label': label if label is not None else found.label,
+                 'uuid': new_uuid if uuid is not None else found.uuid}
         self.diff['after'] = dict(after)
-        size_before = self.fs_size(probe) if self.params['resizefs'] or self.module._diff else None
-
+        size_before = self.fs_size() if self.params['resizefs'] or self.module._diff else None
         commands = []
         if label is not None or uuid is not None:
-            commands = self.relabel_commands(label=label, uuid=uuid, probe=probe)
+            commands = self.relabel_commands(label=label, uuid=uuid, found=found)
             self.refuse_in_use('change')
         if self.params['resizefs']:
-            commands += self.plan_resize(probe, size_before)
-        if not commands:
-            return
-        self.run_commands(commands, after)
+            commands += self.plan_resize(found, size_before)
+        if commands:
+            self.run_commands(commands, after)
 
-    def uuid_change(self, probe):
-        """The UUID (or keyword) to give the existing file system, or None when it has the one asked for."""
-        uuid = self.uuid
-        if uuid is None:
-            return None
-        if uuid in NEW_UUID_KEYWORDS:
-            return uuid  # a new one on every run, as asked
-        current = self.current_uuid(probe)
-        if uuid in ('clear', 'nil'):
-            return uuid if current not in (None, NIL_UUID) else None
-        return uuid if uuid != current else None
-
-    def relabel_commands(self, label=None, uuid=None, probe=None):
-        spec = self.spec
-        if self.fstype == 'swap' and uuid is not None and uuid in spec.keywords:
-            # swaplabel takes a UUID only; mkswap takes the keywords and keeps nothing else worth keeping.
-            keep = label if label is not None else (probe.label if probe is not None else None)
-            return [mkfs_argv(self.tools('mkswap'), spec, self.path, label=keep, uuid=uuid)]
+    def relabel_commands(self, label=None, uuid=None, found=None):
         try:
-            return relabel_argvs(self.tools, spec, self.path, label=label, uuid=uuid)
+            return self.fs.relabel_argvs(self.tools, self.path, label=label, uuid=uuid, probe=found)
         except ValueError as exc:
-            current = probe.uuid if probe is not None else None
             self.fail('The %s %s on %s has the UUID %s, not %s, and %s: erase it with state: absent and make it again '
-                      'with this uuid, or leave uuid out.' % (self.fstype, spec.what, self.path, current, uuid, exc))
-
-    def current_uuid(self, probe):
-        if not probe.uuid:
-            return None
-        try:
-            return normalize_uuid(self.spec, probe.uuid)
-        except ValueError:
-            return probe.uuid
+                      'with this uuid, or leave uuid out.' % (self.fs.name, self.fs.what, self.path,
+                                                              found.uuid if found else None, uuid, exc))
 
     # -- sizes and resizefs --------------------------------------------------------
 
-    def mounts(self, online=False):
+    def usage(self, online=False):
         """(device, mount point) pairs of ``dev`` (for an image file, of its loop devices), and other users."""
-        if online not in self._mounts:
-            if self.kind == BLOCK_DEVICE:
-                points, reasons = self.tools.block_device_usage(self.path, online=online)
-                self._mounts[online] = ([(self.path, point) for point in points], reasons)
-            else:
-                self._mounts[online] = self.tools.file_usage(self.path, online=online)
-        return self._mounts[online]
+        if online not in self._usage:
+            self._usage[online] = self.users.usage(self.path, self.kind == BLOCK_DEVICE, online=online)
+        return self._usage[online]
 
-    def fs_size(self, probe):
-        """The size of the file system in bytes as its tools report it (None where this module cannot tell).
+    def fs_size(self, after=False):
+        """The size of the file system in bytes as read from it (None where this module cannot tell).
 
-        What was read to tell it is kept in ``self.geometry`` for the growth plan.
+        What was read is kept in ``self.geometry`` for the growth plan.
         """
-        spec = self.spec
-        size = None
-        geometry = None
-        if self.fstype in EXT_TYPES:
-            # A mounted file system is read through the device it is mounted from.
-            mounts, dummy = self.mounts(online=True)
-            geometry = self.tools.ext_geometry(mounts[0][0] if mounts else self.path)
-            size = geometry.size
-        elif self.fstype == 'xfs':
-            mounts, dummy = self.mounts(online=True)
-            geometry = self.tools.xfs_geometry(self.path, mounts[0][1] if mounts else None)
-            size = geometry.size
-        elif self.fstype == 'btrfs':
-            geometry = self.btrfs_device()
-            size = geometry[1]
-        elif self.fstype == 'swap':
-            geometry = read_swap_header(self.path)
-            size = geometry.size if geometry else None
-        elif self.fstype == 'f2fs':
-            size = read_f2fs_size(self.path)
-        elif self.fstype == 'lvm':
-            geometry = self.tools.pv(self.path)
-            size = geometry['pv_size']
-        self.geometry = geometry
-        if size is not None or spec.grow:
-            self.set_fs_size(size)
+        self.geometry = self.fs.read_geometry(self.tools, self.path, lambda: self.usage(online=True)[0])
+        size = self.geometry.size if self.geometry is not None else None
+        if size is not None or self.fs.grows:
+            self.set_fs_size(size, after=after)
         return size
 
-    def btrfs_device(self):
-        """(devid, bytes of this device the file system uses, sector size)."""
-        mounts, dummy = self.mounts(online=True)
-        found = read_btrfs_device(self.path)
-        if found is None:
-            self.fail('%s has a btrfs signature but no btrfs superblock this module can read.' % self.path)
-        devid, size, sector = found
-        if mounts:
-            for other_devid, other_size, dummy in self.tools.btrfs_devices(mounts[0][1]):
-                if other_devid == devid:
-                    size = other_size
-        return devid, size, sector
-
-    def plan_resize(self, probe, current):
+    def plan_resize(self, found, current):
         """The commands that grow the file system (of ``current`` bytes) into the device: none when it fills it."""
-        spec = self.spec
-        if not spec.grow:
-            self.fail('resizefs: growing an existing %s %s is not supported by this module (it grows ext2, ext3, ext4, '
-                      'ext4dev, xfs, btrfs, f2fs, swap and lvm).%s Or leave resizefs out.'
-                      % (self.fstype, spec.what, ' vfat grows with fatresize, on a partition of a disk only.'
-                                                 if self.fstype == 'vfat' else ''))
+        fs = self.fs
+        if not fs.grows:
+            self.fail('resizefs: growing an existing %s %s is not supported by this module (it grows %s).%s Or leave '
+                      'resizefs out.' % (fs.name, fs.what, registry.growing_types(), fs.grow_hint))
         size = self.result['size']
-        online = self.fstype in ONLINE_GROW
-        mounts, reasons = self.mounts(online=online)
+        mounts, reasons = self.usage(online=fs.grows_online)
         if current is None:
             self.fail('%s carries a %s signature, but this module cannot read the size of the %s on it; erase it with '
-                      'state: absent and make it again, or leave resizefs out.' % (self.path, self.fstype, spec.what))
+                      'state: absent and make it again, or leave resizefs out.' % (self.path, fs.name, fs.what))
         if current > size:
             self.fail('The %s %s on %s is %s, larger than the %s it is on: the image or device was shrunk under it and '
                       'it is damaged. Grow %s back to at least %s.'
-                      % (self.fstype, spec.what, self.path, human_and_bytes(current), human_and_bytes(size),
+                      % (fs.name, fs.what, self.path, human_and_bytes(current), human_and_bytes(size),
                          self.path, human_and_bytes(current)))
-        target = self.grown_size(current, size)
+        target = max(current, fs.grown_size(self.path, self.geometry, size))
         if target <= current:
             return []
-        if self.fstype == 'f2fs' and mounts and not reasons:
-            self.fail('The f2fs file system on %s is mounted on %s; resize.f2fs grows it only while unmounted. Unmount '
-                      'it and run this task again.' % (self.path, mounts[0][1]))
-        if reasons or (mounts and not online):
+        problem = fs.mounted_grow_problem(self.path, mounts[0][1]) if mounts and not reasons else None
+        if problem:
+            self.fail(problem)
+        if reasons or (mounts and not fs.grows_online):
             self.refuse_in_use('grow')
-        if self.fstype in MOUNTED_GROW and not mounts:
-            self.fail('The %s file system on %s is %s and could grow to %s, but %s grows only while mounted. Mount it '
-                      '(an image file with mount -o loop) and run this task again, or leave resizefs out.'
-                      % (self.fstype, self.path, human_and_bytes(current), human_and_bytes(target),
-                         'xfs_growfs' if self.fstype == 'xfs' else 'btrfs filesystem resize'))
+        problem = fs.unmounted_grow_problem(self.path, current, target) if not mounts else None
+        if problem:
+            self.fail(problem)
         if len(set(point for dummy, point in mounts)) > 1:
             self.fail('%s is mounted more than once (%s); grow it by hand or unmount all but one.'
                       % (self.path, ', '.join(point for dummy, point in mounts)))
         commands = []
-        device = self.path
-        if mounts:
-            device, point = mounts[0]
-            if device != self.path and device_size(device) < size:
-                # The loop device has not seen the image grow yet.
-                commands.append(set_capacity_argv(self.tools('losetup'), device))
-        commands.append(self.grow_argv(device, mounts[0][1] if mounts else None, probe))
+        device, point = mounts[0] if mounts else (self.path, None)
+        if device != self.path and probe.device_size(device) < size:
+            # The loop device has not seen the image grow yet.
+            commands.append(self.users.set_capacity_argv(device))
+        commands.append(fs.grow_argv(self.tools, self.path, device, point, self.geometry, found))
         self.set_fs_size(target, after=True)
         return commands
-
-    def grown_size(self, current, size):
-        """The size the grow command gives the file system on a device of ``size`` bytes (``current`` if none)."""
-        geometry = self.geometry
-        if self.fstype in EXT_TYPES:
-            blocks = geometry.grown_block_count(size, page_size=os.sysconf('SC_PAGE_SIZE'))
-            return max(current, blocks * geometry.block_size)
-        if self.fstype == 'xfs':
-            return max(current, geometry.grown_blocks(size) * geometry.block_size)
-        if self.fstype == 'btrfs':
-            sector = geometry[2]
-            return max(current, size - size % sector)
-        if self.fstype == 'swap':
-            page_size = os.sysconf('SC_PAGE_SIZE')
-            if geometry.page_size != page_size:
-                self.fail('The swap area on %s was made with %d-byte pages and this host uses %d-byte pages; mkswap '
-                          'here would change its page size. Grow it on a host with %d-byte pages, or erase it and make '
-                          'it again.' % (self.path, geometry.page_size, page_size, geometry.page_size))
-            return max(current, size - size % page_size)
-        if self.fstype == 'f2fs':
-            block = 4096
-            return max(current, size - size % block)
-        if self.fstype == 'lvm':
-            return max(current, geometry['dev_size'])
-        return current
-
-    def grow_argv(self, device, mount_point, probe):
-        if self.fstype in EXT_TYPES:
-            if not mount_point:
-                problem = self.geometry.needs_check()
-                if problem:
-                    self.fail('resize2fs grows an unmounted ext file system only after a full check, and the one on %s '
-                              'needs one: %s. Run e2fsck -f %s first, then run this task again.'
-                              % (self.path, problem, self.path))
-            return resize_ext_argv(self.tools('resize2fs'), device)
-        if self.fstype == 'xfs':
-            return xfs_grow_argv(self.tools('xfs_growfs'), mount_point)
-        if self.fstype == 'btrfs':
-            return btrfs_grow_argv(self.tools('btrfs'), self.geometry[0], mount_point)
-        if self.fstype == 'swap':
-            # mkswap again over the whole device, with the same UUID and label.
-            return mkfs_argv(self.tools('mkswap'), self.spec, self.path, label=probe.label, uuid=probe.uuid)
-        if self.fstype == 'f2fs':
-            return f2fs_grow_argv(self.tools('resize.f2fs'), device)
-        return pvresize_argv(self.tools('pvresize'), device)
 
     def set_fs_size(self, size, after=False):
         self.result['fs_size'] = size
@@ -748,29 +583,24 @@ class Mkfs(ImageTask):
 
     # -- state: absent ------------------------------------------------------------
 
-    def wipe(self, probe):
-        signatures = self.tools.signatures(self.path)
-        self.diff['before']['signatures'] = [entry['type'] for entry in signatures]
+    def wipe(self):
+        listed = probe.signatures(self.tools, self.path)
+        self.diff['before']['signatures'] = [entry['type'] for entry in listed]
         self.diff['after'] = {'fstype': None, 'label': None, 'uuid': None, 'signatures': []}
-        if not signatures:
+        if not listed:
             return
         self.refuse_in_use('wipe')
-        partition_table = any(entry.get('usage') == 'partition-table' for entry in signatures)
-        self.run_commands([wipe_argv(self.tools('wipefs'), self.path, partition_table=partition_table)],
-                          {'fstype': None, 'label': None, 'uuid': None})
+        self.run_commands([probe.wipe(self.tools, self.path, listed)], {'fstype': None, 'label': None, 'uuid': None})
         if not self.module.check_mode:
-            left = self.tools.signatures(self.path)
+            left = probe.signatures(self.tools, self.path)
             if left:
-                self.fail('wipefs ran but %s still carries signatures: %s.' % (self.path, describe_signatures(left)))
+                self.fail('wipefs ran but %s still carries signatures: %s.' % (self.path, probe.describe_signatures(left)))
 
     # -- shared -------------------------------------------------------------------
 
     def refuse_in_use(self, action):
         try:
-            if self.kind == BLOCK_DEVICE:
-                reasons = self.tools.block_device_users(self.path)
-            else:
-                reasons = self.tools.file_users(self.path)
+            reasons = self.users.reasons(self.path, self.kind == BLOCK_DEVICE)
         except OSError as exc:
             self.fail('Cannot tell whether %s is in use: %s.' % (self.path, exc.strerror or exc))
         if reasons:
@@ -789,46 +619,37 @@ class Mkfs(ImageTask):
             return
         for argv in commands:
             self.tools.run(argv, '%s on %s' % (os.path.basename(argv[0]), self.path))
-        probe = self.tools.probe(self.path)
-        self.report_probe(probe)
+        found = probe.probe(self.tools, self.path)
+        self.report_probe(found)
         if self.params['state'] == 'present':
-            self.check_outcome(probe, predicted)
-        self.diff['after'].update(self.facts_of(probe))
+            self.check_outcome(found, predicted)
+        self.diff['after'].update(self.facts_of(found))
         if 'size' in self.diff['after']:
-            self.diff['before'].setdefault('size', None)
-            self.fs_size_after(probe)
+            before = self.diff['before'].get('size')
+            self.fs_size()
+            self.diff['before']['size'] = before
 
-    def fs_size_after(self, probe):
-        before = self.diff['before'].get('size')
-        self.fs_size(probe)
-        self.diff['before']['size'] = before
-
-    def check_outcome(self, probe, predicted):
-        if not probe.holds_only(self.spec):
+    def check_outcome(self, found, predicted):
+        tool = os.path.basename(self.result['cmd'][0])
+        if not found.holds_only(self.fs):
             self.fail('%s ran, but blkid now finds %s on %s instead of %s.'
-                      % (os.path.basename(self.result['cmd'][0]), probe.describe(), self.path, self.wanted()))
-        for key, found in (('label', probe.label), ('uuid', self.current_uuid(probe))):
-            if predicted[key] is not None and found != predicted[key]:
+                      % (tool, registry.describe(found), self.path, self.wanted()))
+        for key, value in (('label', found.label), ('uuid', self.fs.reported_uuid(found.uuid))):
+            if predicted[key] is not None and value != predicted[key]:
                 self.fail('%s ran, but the %s of the %s on %s is %r, not %r.'
-                          % (os.path.basename(self.result['cmd'][0]), key, self.spec.what, self.path, found,
-                             predicted[key]))
+                          % (tool, key, self.fs.what, self.path, value, predicted[key]))
 
-    def fstype_of(self, probe):
+    def report_probe(self, found):
+        self.result.update({'fstype': self.fstype_of(found), 'label': found.label, 'uuid': found.uuid})
+
+    def fstype_of(self, found):
         """The type found, by the name fstype gives it (ext4dev for an ext4 when asked for, lvm), else blkid's."""
-        fstype = probe.type if not probe.ambivalent else None
-        if self.spec is not None and fstype in self.spec.blkid_types:
-            return self.fstype
-        if fstype == 'LVM2_member':
-            return 'lvm'
-        return fstype
+        return registry.fstype_of(found.type if not found.ambivalent else None, self.fs)
 
-    def report_probe(self, probe):
-        self.result.update({'fstype': self.fstype_of(probe), 'label': probe.label, 'uuid': probe.uuid})
-
-    def facts_of(self, probe):
-        facts = {'fstype': self.fstype_of(probe) if probe.type else None, 'label': probe.label, 'uuid': probe.uuid}
-        if probe.pttype:
-            facts['partition_table'] = probe.pttype
+    def facts_of(self, found):
+        facts = {'fstype': self.fstype_of(found) if found.type else None, 'label': found.label, 'uuid': found.uuid}
+        if found.pttype:
+            facts['partition_table'] = found.pttype
         return facts
 
 
@@ -836,7 +657,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             dev=dict(type='path', required=True, aliases=['path', 'device']),
-            fstype=dict(type='str', choices=list(FSTYPES), aliases=['type']),
+            fstype=dict(type='str', choices=list(registry.FSTYPES), aliases=['type']),
             force=dict(type='bool', default=False),
             opts=dict(type='raw'),
             label=dict(type='str'),

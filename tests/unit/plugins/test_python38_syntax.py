@@ -12,7 +12,7 @@ import pytest
 
 PLUGINS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 FILES = sorted(glob.glob(os.path.join(PLUGINS, 'plugins', 'modules', '*.py'))
-               + glob.glob(os.path.join(PLUGINS, 'plugins', 'module_utils', '*.py')))
+               + glob.glob(os.path.join(PLUGINS, 'plugins', 'module_utils', '**', '*.py'), recursive=True))
 
 
 @pytest.mark.parametrize('path', FILES, ids=os.path.basename)

@@ -11,10 +11,14 @@ import struct
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.hypervisor.images.plugins.module_utils import _mkfs
+from ansible_collections.hypervisor.images.plugins.module_utils._filesystems import probe
+from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.registry import TYPES
+from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.tools import Tools
+from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.users import Users
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE
-from ansible_collections.hypervisor.images.plugins.module_utils._run import CommandResult
+from ansible_collections.hypervisor.images.plugins.module_utils._run import ToolNotFoundError
 from ansible_collections.hypervisor.images.plugins.modules import mkfs
+from ansible_collections.hypervisor.images.tests.unit.plugins.fake_runner import FakeRunner
 
 MiB = 1024 * 1024
 UUID = '0b7e0ef0-1a51-4c47-9d4e-6c1d0a3e4b2f'
@@ -43,7 +47,7 @@ realtime =none                   extsz=4096   blocks=0, rtextents=0
 _AUTO = object()
 
 
-def sbin(name):
+def sbin(name, package):
     return '/sbin/' + name
 
 
@@ -74,7 +78,7 @@ def craft_f2fs(path, block_count):
         handle.write(struct.pack('<Q', block_count))
 
 
-class FakeDevice:
+class FakeDevice(FakeRunner):
     """Enough of blkid, wipefs, the mkfs tools and their relabelling and growing tools for decision tests.
 
     What blkid would find lives in ``signatures`` (a list of dicts with type,
@@ -86,7 +90,7 @@ class FakeDevice:
     """
 
     def __init__(self):
-        self.calls = []
+        super(FakeDevice, self).__init__()
         self.signatures = []
         self.fail_on = {}
         self.loops = []
@@ -171,21 +175,20 @@ class FakeDevice:
         self.signatures = []
         self.put(fstype, label, self.blkid_uuid(fstype, uuid))
 
-    def __call__(self, argv, limits):
-        self.calls.append(argv)
+    def answer(self, argv):
         name = os.path.basename(argv[0])
         if name in self.fail_on:
             rc, stderr = self.fail_on[name]
-            return CommandResult(argv, rc, '', stderr, 0.0)
+            return rc, '', stderr
         out = ''
         fs = self.fs
         if name == 'blkid':
             filesystems = [entry for entry in self.signatures if entry['usage'] != 'partition-table']
             tables = [entry for entry in self.signatures if entry['usage'] == 'partition-table']
             if not self.signatures:
-                return CommandResult(argv, 2, '', '', 0.0)
+                return 2, '', ''
             if len(filesystems) > 1:
-                return CommandResult(argv, 8, '', 'ambivalent result', 0.0)
+                return 8, '', 'ambivalent result'
             lines = ['DEVNAME=%s' % argv[-1].replace(' ', '\\ ')]
             if filesystems:
                 entry = filesystems[0]
@@ -267,7 +270,7 @@ class FakeDevice:
             dev = argv[-1]
             size = self.loop_sizes[dev] if dev in self.loop_sizes else os.path.getsize(dev)
             self.ext['Block count'] = str(size // int(self.ext['Block size']))
-        return CommandResult(argv, 0, out, '', 0.0)
+        return 0, out, ''
 
     def mounted_size(self):
         return self.loop_sizes[self.loops[0]]
@@ -288,11 +291,12 @@ def image(tmp_path):
 
 @pytest.fixture
 def module(monkeypatch, device, run_module, tmp_path):
-    def factory(module):
-        return _mkfs.FsTools(runner=device, which=sbin, mountinfo=str(tmp_path / 'mountinfo'),
-                             swaps=str(tmp_path / 'swaps'), sys_dev_block=str(tmp_path / 'sys'))
+    def users(tools):
+        return Users(tools, mountinfo=str(tmp_path / 'mountinfo'), swaps=str(tmp_path / 'swaps'),
+                     sys_dev_block=str(tmp_path / 'sys'))
 
-    monkeypatch.setattr(mkfs, 'FsTools', factory)
+    monkeypatch.setattr(mkfs, 'Tools', lambda: Tools(runner=device, which=sbin))
+    monkeypatch.setattr(mkfs, 'Users', users)
 
     def run(args, **kwargs):
         return run_module(mkfs.main, args, **kwargs)
@@ -315,10 +319,10 @@ def mount(monkeypatch, device):
         device.loops = [loop]
         device.loop_files[loop] = image
         device.loop_sizes[loop] = os.path.getsize(image) if loop_size is None else loop_size
-        monkeypatch.setattr(_mkfs.FsTools, 'block_device_usage',
+        monkeypatch.setattr(Users, 'block_device_usage',
                             lambda self, path, online=False: ([point], []) if path == loop else ([], []))
-        real_size = mkfs.device_size
-        monkeypatch.setattr(mkfs, 'device_size',
+        real_size = probe.device_size
+        monkeypatch.setattr(probe, 'device_size',
                             lambda path: device.loop_sizes[path] if path in device.loop_sizes else real_size(path))
 
     return attach
@@ -437,7 +441,7 @@ def test_same_type_is_found_without_a_label_asked_for(module, image):
     ('f2fs', {'label': 'data', 'uuid': UUID}, ['/sbin/mkfs.f2fs', '-l', 'data', '-U', UUID, '--', '{dev}']),
     ('reiserfs', {'label': 'old', 'uuid': UUID}, ['/sbin/mkfs.reiserfs', '-q', '-l', 'old', '-u', UUID, '--', '{dev}']),
     ('ocfs2', {'label': 'shared', 'uuid': UUID, 'opts': '-M local'},
-     ['/sbin/mkfs.ocfs2', '-q', '-L', 'shared', '-U', UUID, '-M', 'local', '--', '{dev}']),
+     ['/sbin/mkfs.ocfs2', '-q', '-F', '-x', '-L', 'shared', '-U', UUID, '-M', 'local', '--', '{dev}']),
     # mkfs.gfs2 takes no "--"
     ('gfs2', {'label': 'hv:images'}, ['/sbin/mkfs.gfs2', '-O', '-t', 'hv:images', '{dev}']),
     ('gfs2', {'opts': '-p lock_nolock', 'uuid': UUID}, ['/sbin/mkfs.gfs2', '-O', '-U', UUID, '-p', 'lock_nolock', '{dev}']),
@@ -767,7 +771,7 @@ def test_a_block_device_is_checked_and_locked(module, image, monkeypatch):
     real_kind = mkfs.path_kind
     monkeypatch.setattr(mkfs, 'path_kind', lambda path: BLOCK_DEVICE if path == image else real_kind(path))
     seen = []
-    monkeypatch.setattr(_mkfs.FsTools, 'block_device_users', lambda self, path: seen.append(path) or [])
+    monkeypatch.setattr(Users, 'block_device_users', lambda self, path: seen.append(path) or [])
     locked = []
     real_lock = mkfs.DeviceLock
 
@@ -787,7 +791,7 @@ def test_a_block_device_is_checked_and_locked(module, image, monkeypatch):
 def test_a_busy_block_device_is_refused(module, image, monkeypatch):
     real_kind = mkfs.path_kind
     monkeypatch.setattr(mkfs, 'path_kind', lambda path: BLOCK_DEVICE if path == image else real_kind(path))
-    monkeypatch.setattr(_mkfs.FsTools, 'block_device_users', lambda self, path: ['held by dm-0'])
+    monkeypatch.setattr(Users, 'block_device_users', lambda self, path: ['held by dm-0'])
     out = module({'dev': image, 'fstype': 'ext4'})
     assert out.failed and 'held by dm-0' in out.result['msg'] and module.device.changing_calls() == []
 
@@ -825,7 +829,7 @@ def test_label_and_uuid_are_changed_with_the_file_systems_tool(module, image, fs
     assert out.result['diff']['before']['label'] == old
     assert out.result['diff']['after']['label'] == args.get('label', old)
     if 'uuid' in args:
-        wanted = mkfs.normalize_uuid(mkfs.SPECS[fstype], args['uuid'])
+        wanted = TYPES[fstype].normalize_uuid(args['uuid'])
         assert out.result['diff']['after']['uuid'] == out.result['uuid'] == wanted
     again = module(dict(args, dev=image, fstype=fstype))
     assert again.result['changed'] is False
@@ -858,6 +862,32 @@ def test_a_failing_tool_reports_cmd_rc_and_stderr(module, image):
     assert 'Bad magic number' in out.result['msg'] and out.result['stderr']
 
 
+@pytest.mark.parametrize('args, tool, package', [
+    ({'fstype': 'btrfs', 'label': 'new'}, 'btrfs', 'btrfs-progs'),
+    ({'fstype': 'ext4', 'label': 'new'}, 'tune2fs', 'e2fsprogs'),
+    ({'fstype': 'swap', 'state': 'absent'}, 'wipefs', 'util-linux'),
+])
+def test_a_tool_that_cannot_be_executed_fails_naming_it_and_its_package(module, image, monkeypatch, args, tool,
+                                                                        package):
+    module.device.put(args['fstype'], 'old')
+
+    def which(name, wanted_package):
+        if name == tool:
+            raise ToolNotFoundError('%s cannot be executed. Reinstall the package %s.' % (name, wanted_package))
+        return sbin(name, wanted_package)
+
+    monkeypatch.setattr(mkfs, 'Tools', lambda: Tools(runner=module.device, which=which))
+    out = module(dict(args, dev=image))
+    assert out.failed and out.result['msg'] == '%s cannot be executed. Reinstall the package %s.' % (tool, package)
+    assert module.device.changing_calls() == []
+
+
+def test_ocfs2_is_made_without_asking_a_cluster_stack(module, image):
+    # as community.general.filesystem makes it: -F (the module decided), -x (no cluster stack check)
+    out = module({'dev': image, 'fstype': 'ocfs2'})
+    assert not out.failed and module.device.changing_calls() == [['/sbin/mkfs.ocfs2', '-q', '-F', '-x', '--', image]]
+
+
 def test_mkfs_that_leaves_something_else_fails(module, image):
     module.device.fail_on['mkfs.ext4'] = (1, 'mkfs.ext4: Device size reported to be zero.')
     out = module({'dev': image, 'fstype': 'ext4'})
@@ -880,6 +910,8 @@ def test_mkfs_that_leaves_something_else_fails(module, image):
     ({'fstype': 'lvm', 'label': 'pv0'}, 'label: a lvm physical volume has no label; leave label out.'),
     ({'fstype': 'gfs2', 'label': 'images'}, 'the label of gfs2 is its lock table, CLUSTER:NAME'),
     ({'fstype': 'ocfs2', 'label': 'x' * 64}, 'at most 63'),
+    # xfs_db would read it as "remove the label"
+    ({'fstype': 'xfs', 'label': '--'}, 'label: xfs_db, which relabels an existing xfs file system, reads the label --'),
 ])
 def test_bad_parameters_fail_before_anything_runs(module, image, args, fragment):
     out = module(dict({'dev': image, 'fstype': 'ext4'}, **args))
@@ -1054,7 +1086,7 @@ def test_resizefs_of_an_xfs_mounted_twice_fails(module, mount, tmp_path, monkeyp
     mount(image)
     truncate(image, 400 * MiB)
     module.device.loops = ['/dev/loop3', '/dev/loop4']
-    monkeypatch.setattr(_mkfs.FsTools, 'block_device_usage',
+    monkeypatch.setattr(Users, 'block_device_usage',
                         lambda self, path, online=False: (['/mnt/' + path[-5:]], []))
     out = module({'dev': image, 'fstype': 'xfs', 'resizefs': True})
     assert out.failed and 'is mounted more than once (/mnt/loop3, /mnt/loop4)' in out.result['msg']
