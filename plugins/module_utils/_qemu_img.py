@@ -24,11 +24,14 @@ Rules every call follows:
 from __future__ import annotations
 
 import datetime
+import errno
+import fcntl
 import json
 import os
 import re
 import signal
 import stat
+import struct
 
 from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
 from ansible_collections.hypervisor.images.plugins.module_utils._run import (
@@ -421,6 +424,34 @@ class QemuImg:
         found = dict((key, data.get(key, 0)) for key in CHECK_KEYS)
         found['cmd'] = result.cmd
         return found
+
+
+# qemu takes open file description locks on bytes 100 to 299 of every image
+# (and device) it opens: a shared lock per permission it uses or does not share.
+QEMU_LOCK_START = 100
+QEMU_LOCK_LENGTH = 200
+F_OFD_GETLK = getattr(fcntl, 'F_OFD_GETLK', 36)
+_FLOCK = 'hhqqi4x'  # struct flock on 64-bit Linux: type, whence, start, len, pid
+
+
+def qemu_lock_held(path):
+    """Whether a process holds qemu's image locks on ``path`` (a running VM, qemu-nbd, qemu-img).
+
+    Asks the kernel whether a write lock on qemu's lock bytes would conflict
+    (F_OFD_GETLK), which takes no lock. False where the kernel cannot tell.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+    try:
+        request = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, QEMU_LOCK_START, QEMU_LOCK_LENGTH, 0)
+        try:
+            answer = fcntl.fcntl(fd, F_OFD_GETLK, request)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+                return False
+            raise
+        return struct.unpack(_FLOCK, answer)[0] != fcntl.F_UNLCK
+    finally:
+        os.close(fd)
 
 
 def _is_block_device(path):

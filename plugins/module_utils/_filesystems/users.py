@@ -16,12 +16,11 @@ attached to are asked of ``losetup``.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import stat
-import struct
 
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import MOUNTINFO, parse_mountinfo, unescape_octal
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import qemu_lock_held
 
 # losetup comes with util-linux; Debian and Ubuntu ship it in the package mount.
 LOSETUP_PACKAGE = 'mount (Debian, Ubuntu) or util-linux (elsewhere)'
@@ -120,34 +119,6 @@ def exclusively_busy(path):
         raise
     os.close(fd)
     return False
-
-
-# qemu takes open file description locks on bytes 100 to 299 of every image
-# (and device) it opens: a shared lock per permission it uses or does not share.
-QEMU_LOCK_START = 100
-QEMU_LOCK_LENGTH = 200
-F_OFD_GETLK = getattr(fcntl, 'F_OFD_GETLK', 36)
-_FLOCK = 'hhqqi4x'  # struct flock on 64-bit Linux: type, whence, start, len, pid
-
-
-def qemu_lock_held(path):
-    """Whether a process holds qemu's image locks on ``path`` (a running VM, qemu-nbd, qemu-img).
-
-    Asks the kernel whether a write lock on qemu's lock bytes would conflict
-    (F_OFD_GETLK), which takes no lock. False where the kernel cannot tell.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
-    try:
-        request = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, QEMU_LOCK_START, QEMU_LOCK_LENGTH, 0)
-        try:
-            answer = fcntl.fcntl(fd, F_OFD_GETLK, request)
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-                return False
-            raise
-        return struct.unpack(_FLOCK, answer)[0] != fcntl.F_UNLCK
-    finally:
-        os.close(fd)
 
 
 class Users:

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import signal
+import struct
 
 import pytest
 
@@ -20,6 +23,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import
     encode_options,
     image_facts,
     normalize_info,
+    qemu_lock_held,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._run import ResourceLimits, ToolNotFoundError
 from ansible_collections.hypervisor.images.tests.unit.plugins.fake_runner import FakeRunner
@@ -310,3 +314,21 @@ def test_missing_qemu_img_names_its_package(monkeypatch, tmp_path):
     with pytest.raises(ToolNotFoundError) as excinfo:
         QemuImg()
     assert 'qemu-img is not installed' in excinfo.value.msg and 'qemu-utils' in excinfo.value.msg
+
+
+# -- qemu's image locks -----------------------------------------------------------
+
+def test_qemu_lock_held(tmp_path):
+    path = str(tmp_path / 'disk.raw')
+    with open(path, 'wb') as handle:
+        handle.truncate(1024 * 1024)
+    assert qemu_lock_held(path) is False
+    # qemu holds shared locks on its lock bytes through its own open file description
+    fd = os.open(path, os.O_RDWR)
+    try:
+        lock = struct.pack('hhqqi4x', fcntl.F_RDLCK, os.SEEK_SET, 101, 1, 0)
+        fcntl.fcntl(fd, getattr(fcntl, 'F_OFD_SETLK', 37), lock)
+        assert qemu_lock_held(path) is True
+    finally:
+        os.close(fd)
+    assert qemu_lock_held(path) is False

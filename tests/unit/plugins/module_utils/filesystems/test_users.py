@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import struct
 
 from ansible_collections.hypervisor.images.plugins.module_utils._filesystems import users as users_module
 from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.users import (
@@ -18,7 +16,6 @@ from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.use
 from ansible_collections.hypervisor.images.tests.unit.plugins.fake_runner import FakeRunner
 from ansible_collections.hypervisor.images.tests.unit.plugins.module_utils.filesystems.fs_helpers import (
     DEV,
-    MiB,
     tools,
 )
 
@@ -131,22 +128,6 @@ def test_file_users_names_an_active_swap_file(tmp_path):
     users = Users(tools(FakeRunner()), swaps=str(swaps))
     assert users.file_users(str(image)) == ['an active swap file']
     assert users.reasons(str(image), False) == ['an active swap file']
-
-
-def test_qemu_lock_held(tmp_path):
-    path = str(tmp_path / 'disk.raw')
-    with open(path, 'wb') as handle:
-        handle.truncate(MiB)
-    assert users_module.qemu_lock_held(path) is False
-    # qemu holds shared locks on its lock bytes through its own open file description
-    fd = os.open(path, os.O_RDWR)
-    try:
-        lock = struct.pack('hhqqi4x', fcntl.F_RDLCK, os.SEEK_SET, 101, 1, 0)
-        fcntl.fcntl(fd, getattr(fcntl, 'F_OFD_SETLK', 37), lock)
-        assert users_module.qemu_lock_held(path) is True
-    finally:
-        os.close(fd)
-    assert users_module.qemu_lock_held(path) is False
 
 
 def test_file_users_names_a_qemu_process(tmp_path, monkeypatch):
