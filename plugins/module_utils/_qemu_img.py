@@ -228,11 +228,7 @@ class QemuImg:
                 'corrupt or hostile. Inspect the file by hand before trusting it.'
                 % (what, where, limits.describe()), **kwargs)
         if _IN_USE_RE.search(result.stderr):
-            return ImageInUseError(
-                '%s is in use: another process (a running virtual machine, qemu-nbd or qemu-io) holds its image lock, '
-                'and qemu-img %s would write into it. Stop that process, or work through it (for a running virtual '
-                'machine, virsh snapshot-create or blockcommit), then run the task again. Nothing was changed.'
-                % (path, what), **kwargs)
+            return ImageInUseError(in_use_message(path, what), **kwargs)
         if 'No such file or directory' in result.stderr:
             return ImageNotFoundError('qemu-img %s%s: a file does not exist: %s' % (what, where, summary), **kwargs)
         if 'No space left on device' in result.stderr:
@@ -452,6 +448,19 @@ def qemu_lock_held(path):
         return struct.unpack(_FLOCK, answer)[0] != fcntl.F_UNLCK
     finally:
         os.close(fd)
+
+
+def in_use_message(path, what):
+    """Why qemu-img ``what`` must not write into ``path``, which another qemu process holds open."""
+    return ('%s is in use: another process (a running virtual machine, qemu-nbd or qemu-io) holds its image lock, and '
+            'qemu-img %s would write into it. Stop that process, or work through it (for a running virtual machine, '
+            'virsh snapshot-create or blockcommit), then run the task again. Nothing was changed.' % (path, what))
+
+
+def refuse_in_use(path, what):
+    """Raise :class:`ImageInUseError` when a qemu process holds ``path`` (for check mode, which runs no qemu-img)."""
+    if qemu_lock_held(path):
+        raise ImageInUseError(in_use_message(path, what), path=path)
 
 
 def _is_block_device(path):

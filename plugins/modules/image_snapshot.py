@@ -134,6 +134,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import MISSING
 from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import refuse_in_use
 from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 
 SNAPSHOT_KEYS = ('name', 'id', 'date', 'vm_state_size')
@@ -199,6 +200,7 @@ class ImageSnapshot(ImageTask):
         return [dict((key, snap.get(key)) for key in SNAPSHOT_KEYS) for snap in facts['snapshots']]
 
     def change(self, action, times, predicted):
+        refuse_in_use(self.path, 'snapshot')
         self.result['changed'] = True
         self.result['cmd'] = self.qemu.snapshot_argv(self.path, self.format, **action)
         if self.module.check_mode:

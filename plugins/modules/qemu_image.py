@@ -226,6 +226,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import
     WrongFormatError,
     encode_options,
     other_file_options,
+    refuse_in_use,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import (
@@ -420,6 +421,7 @@ class QemuImage(ImageTask):
                        '' if not found['corruptions'] else ', and repair: all to repair the corruptions (this can '
                        'lose data: copy the image first)'))
             return
+        refuse_in_use(self.path, 'check -r %s' % repair)
         self.result['changed'] = True
         self.diff['before']['check'] = dict((key, found[key]) for key in ('leaks', 'corruptions'))
         self.diff['after']['check'] = {'leaks': 0, 'corruptions': 0 if repair == 'all' else found['corruptions']}

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ansible_collections.hypervisor.images.plugins.module_utils import _task
+from ansible_collections.hypervisor.images.plugins.module_utils import _qemu_img, _task
 from ansible_collections.hypervisor.images.plugins.modules import image_snapshot
 from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import QEMU
 
@@ -84,3 +84,10 @@ def test_an_image_in_use_fails_and_says_so(module):
     out = module({'name': 'daily'})
     assert out.failed and 'is in use' in out.result['msg'] and module.path in out.result['msg']
     assert out.result['rc'] == 1 and 'write' in out.result['stderr']
+
+
+def test_check_mode_refuses_an_image_in_use_too(module, monkeypatch):
+    monkeypatch.setattr(image_snapshot, 'refuse_in_use', _qemu_img.refuse_in_use)
+    monkeypatch.setattr(_qemu_img, 'qemu_lock_held', lambda path: True)
+    out = module({'name': 'daily'}, check_mode=True)
+    assert out.failed and 'is in use' in out.result['msg'] and module.fake.changing_calls() == []
