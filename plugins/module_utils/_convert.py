@@ -246,9 +246,9 @@ class ConvertTask(ImageTask):
                      human_and_bytes(usage['free']), human_and_bytes(required - usage['free'])))
 
     def convert(self, wanted, reason):
-        self.result['changed'] = True
         self.result['reason'] = reason
         self.check_headroom(self.required_bytes())
+        self.result['changed'] = True
         virtual_size = (self.src_facts or {}).get('virtual_size')
         self.diff['after'] = {'path': self.path, 'state': 'present', 'format': self.dest_format,
                               'virtual_size': virtual_size, 'source': self.src}

@@ -33,6 +33,7 @@ was about, never as a traceback.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
@@ -66,11 +67,11 @@ def round_up(value, multiple=SECTOR):
     return -(-value // multiple) * multiple
 
 
-def access_problem(exc, path=None):
+def access_problem(exc, path=None, need='read and write'):
     """A message for an ``OSError`` met on ``path``: what failed, where, and what would help."""
     where = exc.filename or path
-    return ('Cannot access %s: %s. Run the task as a user that may read and write it (become), or fix the owner and '
-            'mode of the file and its directory.' % (where, exc.strerror or exc))
+    return ('Cannot access %s: %s. Run the task as a user that may %s it (become), or fix the owner and mode of the '
+            'file and its directory.' % (where, exc.strerror or exc, need))
 
 
 class ImageTask:
@@ -132,10 +133,15 @@ class ImageTask:
         try:
             self.validate()
             kind = self.preflight()
-            lock = None if self.module.check_mode else self.lock(kind)
-            if lock is None:
-                if self.module.check_mode and kind in (FILE, MISSING):
+            lock = self.lock(kind)
+            if self.module.check_mode:
+                # What the real run would meet first: a lock file it cannot create, a killed run's leftovers.
+                if isinstance(lock, DestinationLock) and not os.access(os.path.dirname(lock.path), os.W_OK | os.X_OK):
+                    self.fail(lock.cannot_open(PermissionError(errno.EACCES, os.strerror(errno.EACCES))))
+                if kind in (FILE, MISSING):
                     self.interrupted = left_by_a_killed_run(self.path)
+                lock = None
+            if lock is None:
                 self.decide_and_act(kind)
             else:
                 with lock:
@@ -268,6 +274,7 @@ class ImageTask:
 
     def write_failed(self, exc, what):
         """Fail the task after a write that did not happen (the destination is as it was)."""
+        self.result['changed'] = False
         if isinstance(exc, AtomicError):
             self.fail('Cannot %s %s: %s' % (what, self.path, exc.msg))
         if isinstance(exc, OSError):

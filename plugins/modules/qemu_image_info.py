@@ -298,7 +298,7 @@ def main():
         # qemu-img missing or failing, a header that contradicts the declared format, a file that cannot be read
         module.fail_json(path=path, **exc.to_result())
     except OSError as exc:
-        module.fail_json(msg=access_problem(exc, path), path=path)
+        module.fail_json(msg=access_problem(exc, path, need='read'), path=path)
     module.exit_json(changed=False, exists=True, **facts)
 
 

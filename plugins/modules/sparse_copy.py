@@ -323,6 +323,7 @@ class SparseCopy(ImageTask):
         self.result['allocated_after'] = allocated_bytes(self.dest)
 
     def write_failed(self, exc, what):
+        self.result['changed'] = False
         if isinstance(exc, ReflinkError):
             self.fail('Cannot clone %s to %s: %s. Use reflink: auto to copy where a clone is not possible, or put '
                       'both on one XFS (reflink=1) or Btrfs file system. %s was left as it was.'

@@ -197,3 +197,9 @@ def test_a_source_written_during_the_conversion_is_not_recorded(module, monkeypa
 def test_options_that_name_other_files_are_refused(module, tmp_path):
     out = module(dict(src=module.src, dest=module.dest, dest_format='qcow2', options={'data_file': '/etc/passwd'}))
     assert out.failed and 'external data file' in out.result['msg'] and module.fake.calls == []
+
+
+def test_a_conversion_without_room_reports_no_change(module):
+    module.fake.measure_required = 1 << 60
+    out = module(dict(src=module.src, dest=module.dest, dest_format='qcow2'))
+    assert out.failed and 'Not enough space' in out.result['msg'] and out.result['changed'] is False

@@ -325,3 +325,23 @@ def test_a_failure_before_the_rename_leaves_no_dest(run_module, files, monkeypat
     out = run_module(sparse_copy.main, {'src': src, 'dest': dest})
     assert out.failed and 'Operation not permitted' in out.result['msg']
     assert listing(dest) == ['base.raw']
+
+
+def test_a_failed_copy_reports_no_change(run_module, files, monkeypatch):
+    src, dest = files
+
+    def refuse(*args):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(_sparse.os, 'copy_file_range', refuse)
+    out = run_module(sparse_copy.main, {'src': src, 'dest': dest})
+    assert out.failed and out.result['changed'] is False
+
+
+def test_check_mode_in_a_directory_the_user_cannot_write_fails_as_the_real_run(run_module, files, monkeypatch):
+    src, dest = files
+    real_access = os.access
+    monkeypatch.setattr(_task.os, 'access', lambda path, mode: False if path == os.path.dirname(dest)
+                        else real_access(path, mode))
+    out = run_module(sparse_copy.main, {'src': src, 'dest': dest}, check_mode=True)
+    assert out.failed and 'Cannot create the lock file' in out.result['msg']
