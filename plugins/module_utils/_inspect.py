@@ -747,7 +747,10 @@ class _Inspector(object):
         elif l1_size < needed:
             self.refuse('malformed', 'the qcow2 L1 table (%d entries) is too small for %d bytes' % (l1_size, size))
         extensions_end = backing_offset or cluster_size
-        features = self.qcow2_extensions(header_length, extensions_end, crypt)
+        features, extensions = self.qcow2_extensions(header_length, extensions_end, crypt)
+        if crypt == 2 and 0x0537BE77 not in extensions:
+            # qemu-img 7.2 crashes on such an image
+            self.refuse('malformed', 'a LUKS-encrypted qcow2 image without its encryption header extension')
         unknown = incompatible & ~0x1F
         if unknown:
             bits = [bit for bit in range(64) if unknown >> bit & 1]
@@ -778,11 +781,12 @@ class _Inspector(object):
             self.refuse('malformed', 'the qcow2 %s offset %#x is invalid' % (what, offset))
 
     def qcow2_extensions(self, start, end, crypt):
-        """Walk the header extensions as qemu does; return the feature name table (bit -> name)."""
+        """Walk the header extensions as qemu does; return the feature name table (bit -> name) and the types seen."""
         result = self.result
         features = {}
+        seen = set()
         if end <= start:
-            return features
+            return features, seen
         limit = end - start
         # Most images end their extensions within a few hundred bytes: read a window where the walk is,
         # and skip what it does not need (the data of unknown extensions).
@@ -793,7 +797,6 @@ class _Inspector(object):
                 window[:] = [offset, self.src.read_padded(start + offset, min(max(length, 64 * KiB), limit - offset))]
             return window[1][offset - window[0]:offset - window[0] + length]
 
-        seen = set()
         offset = 0
         while offset < limit:
             if offset + 8 > limit:
@@ -832,7 +835,7 @@ class _Inspector(object):
             else:
                 self.note('unknown_header_extension', 'unknown qcow2 header extension %#x (%d bytes), ignored by qemu'
                           % (kind, length))
-        return features
+        return features, seen
 
     def parse_qcow(self):
         result = self.result
@@ -1104,19 +1107,8 @@ class _Inspector(object):
             self.stop('malformed', 'the VHDX region table is missing or its checksum does not match')
         if count > 2047:
             self.stop('malformed', 'the VHDX region table claims %d entries' % count)
-        regions = {}
-        for index in range(count):
-            entry = table[16 + 32 * index:48 + 32 * index]
-            guid = str(uuid.UUID(bytes_le=entry[:16]))
-            offset, length, flags = struct.unpack('<QII', entry[16:32])
-            name = _VHDX_REGIONS.get(guid)
-            if name is None:
-                if flags & 1:
-                    self.refuse('unknown_feature', 'an unknown required VHDX region %s' % guid)
-                continue
-            if name in regions:
-                self.stop('malformed', 'the VHDX %s region appears twice' % name)
-            regions[name] = (offset, length)
+        regions = dict((name, struct.unpack('<QI', entry[16:28]))
+                       for name, entry in self.vhdx_entries(table[16:], count, _VHDX_REGIONS, (28, 1), 'region').items())
         if set(regions) != set(['bat', 'metadata']):
             self.stop('malformed', 'the VHDX region table lacks the %s region'
                       % ' and '.join(sorted(set(['bat', 'metadata']) - set(regions))))
@@ -1147,6 +1139,22 @@ class _Inspector(object):
         if bat_offset + bat_length > self.size:
             self.refuse('malformed', 'the VHDX block table lies beyond the end of the file')
 
+    def vhdx_entries(self, table, count, known, required, what):
+        """The 32-byte entries of a VHDX table by known name; ``required`` is (offset, bit) of the required flag."""
+        found = {}
+        for index in range(count):
+            entry = table[32 * index:32 * index + 32]
+            guid = str(uuid.UUID(bytes_le=entry[:16]))
+            name = known.get(guid)
+            if name is None:
+                if struct.unpack('<I', entry[required[0]:required[0] + 4])[0] & required[1]:
+                    self.refuse('unknown_feature', 'an unknown required VHDX %s %s' % (what, guid))
+            elif name in found:
+                self.stop('malformed', 'the VHDX %s %s appears twice' % (what, name))
+            else:
+                found[name] = entry
+        return found
+
     def vhdx_metadata(self, offset, length):
         """The metadata items qemu needs, each as bytes; refuses unknown required ones."""
         if offset % MiB or offset + length > self.size or length < 64 * KiB:
@@ -1156,17 +1164,8 @@ class _Inspector(object):
         if signature != b'metadata' or count > 2047:
             self.stop('malformed', 'the VHDX metadata table is missing or claims %d entries' % count)
         items = {}
-        for index in range(count):
-            entry = table[32 + 32 * index:64 + 32 * index]
-            guid = str(uuid.UUID(bytes_le=entry[:16]))
-            item_offset, item_length, flags = struct.unpack('<III', entry[16:28])
-            name = _VHDX_ITEMS.get(guid)
-            if name is None:
-                if flags & 4:
-                    self.refuse('unknown_feature', 'an unknown required VHDX metadata item %s' % guid)
-                continue
-            if name in items:
-                self.stop('malformed', 'the VHDX metadata item %s appears twice' % name)
+        for name, entry in self.vhdx_entries(table[32:], count, _VHDX_ITEMS, (24, 4), 'metadata item').items():
+            item_offset, item_length = struct.unpack('<II', entry[16:24])
             if item_length and (item_offset < 64 * KiB or item_offset + item_length > length or item_length > MiB):
                 self.stop('malformed', 'the VHDX metadata item %s lies outside its region' % name)
             items[name] = self.src.read_padded(offset + item_offset, max(8, min(item_length, 4096)))

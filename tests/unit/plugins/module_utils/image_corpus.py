@@ -41,6 +41,7 @@ CASES = [
     case('qcow2_zstd', 'qcow2', True, qemu=True),
     case('qcow2_lazy_refcounts', 'qcow2', True, qemu=True),
     case('qcow2_encrypted', 'qcow2', True, qemu=True),
+    case('qcow2_encrypted_without_header', 'qcow2', False, ['malformed'], qemu=False),
     case('qcow2_dirty', 'qcow2', True, qemu=True),
     case('qcow2_corrupt', 'qcow2', False, ['corrupt'], qemu=True),
     case('qcow2_corrupt', 'qcow2', True, ['corrupt'], allow=['corrupt']),
@@ -127,6 +128,32 @@ CASES = [
 ]
 
 
+#: corpus entries that are one qemu-img create: format, size and -o options
+CREATES = {
+    'qcow2': ('qcow2',),
+    'qcow2_v2': ('qcow2', '1M', 'compat=0.10'),
+    'qcow2_extended_l2': ('qcow2', '1M', 'extended_l2=on,cluster_size=128k'),
+    'qcow2_zstd': ('qcow2', '1M', 'compression_type=zstd'),
+    'qcow2_lazy_refcounts': ('qcow2', '1M', 'lazy_refcounts=on'),
+    'qcow2_data_file': ('qcow2', '1M', 'data_file=qcow2_data_file.data'),
+    'qcow2_one_exabyte': ('qcow2', '1E', 'cluster_size=2M'),
+    'qcow2_declared_raw': ('qcow2',),
+    'qcow': ('qcow',),
+    'qed': ('qed',),
+    'vmdk': ('vmdk',),
+    'vmdk_stream': ('vmdk', '1M', 'subformat=streamOptimized'),
+    'vmdk_monolithic_flat': ('vmdk', '1M', 'subformat=monolithicFlat'),
+    'vmdk_two_gb_flat': ('vmdk', '1M', 'subformat=twoGbMaxExtentFlat'),
+    'vmdk_two_gb_sparse': ('vmdk', '1M', 'subformat=twoGbMaxExtentSparse'),
+    'vhd_fixed': ('vpc', '1M', 'subformat=fixed'),
+    'vhd_dynamic': ('vpc', '1M', 'subformat=dynamic'),
+    'vhdx': ('vhdx',),
+    'vdi': ('vdi',),
+    'vdi_static': ('vdi', '1M', 'static=on'),
+    'parallels': ('parallels',),
+}
+
+
 def case_id(item):
     extra = ''
     if item.claimed:
@@ -149,7 +176,10 @@ class Corpus(object):
 
     def get(self, name):
         if name not in self.built:
-            self.built[name] = getattr(self, 'build_' + name)(self.path(name))
+            if name in CREATES:
+                self.built[name] = self.create(self.path(name), *CREATES[name])
+            else:
+                self.built[name] = getattr(self, 'build_' + name)(self.path(name))
         return self.built[name]
 
     # tools
@@ -197,25 +227,20 @@ class Corpus(object):
         return path
 
     # qcow2
-    def build_qcow2(self, path):
-        return self.create(path, 'qcow2')
-
-    def build_qcow2_v2(self, path):
-        return self.create(path, 'qcow2', '1M', 'compat=0.10')
-
-    def build_qcow2_extended_l2(self, path):
-        return self.create(path, 'qcow2', '1M', 'extended_l2=on,cluster_size=128k')
-
-    def build_qcow2_zstd(self, path):
-        return self.create(path, 'qcow2', '1M', 'compression_type=zstd')
-
-    def build_qcow2_lazy_refcounts(self, path):
-        return self.create(path, 'qcow2', '1M', 'lazy_refcounts=on')
-
     def build_qcow2_encrypted(self, path):
         self.qemu_img('create', '-q', '-f', 'qcow2', '--object', 'secret,id=sec0,data=secret',
                       '-o', 'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10', path, '1M')
         return path
+
+    def build_qcow2_encrypted_without_header(self, path):
+        """The encrypted image with its encryption header extension renamed: qemu-img 7.2 crashes on it."""
+        shutil.copyfile(self.get('qcow2_encrypted'), path)
+        with open(path, 'rb') as handle:
+            header = handle.read(4096)
+        offset = struct.unpack('>I', header[100:104])[0]
+        while header[offset:offset + 4] != b'\x05\x37\xbe\x77':
+            offset += 8 + (struct.unpack('>I', header[offset + 4:offset + 8])[0] + 7) // 8 * 8
+        return self.patch(path, offset, b'\x11\x11\x22\x22')
 
     def build_qcow2_dirty(self, path):
         return self.qcow2_flags(self.create(path, 'qcow2'), incompatible=1)
@@ -251,9 +276,6 @@ class Corpus(object):
     def build_qcow2_backing_format_nbd(self, path):
         return self.qcow2_rewrite(self.create(path, 'qcow2'), [(0xE2792ACA, b'nbd')], backing='secret')
 
-    def build_qcow2_data_file(self, path):
-        return self.create(path, 'qcow2', '1M', 'data_file=%s' % os.path.basename(path) + '.data')
-
     def build_qcow2_data_file_bit_only(self, path):
         return self.qcow2_flags(self.create(path, 'qcow2'), incompatible=4)
 
@@ -288,14 +310,8 @@ class Corpus(object):
     def build_qcow2_huge_size_small_l1(self, path):
         return self.patch(self.create(path, 'qcow2'), 24, struct.pack('>Q', 1 << 62))
 
-    def build_qcow2_one_exabyte(self, path):
-        return self.create(path, 'qcow2', '1E', 'cluster_size=2M')
-
     def build_qcow2_bad_cluster_bits(self, path):
         return self.patch(self.create(path, 'qcow2'), 20, struct.pack('>I', 30))
-
-    def build_qcow2_declared_raw(self, path):
-        return self.create(path, 'qcow2')
 
     def build_qcow2_over_gpt(self, path):
         """A qcow2 whose first cluster also carries a protective MBR and a GPT header: qemu reads qcow2."""
@@ -306,24 +322,12 @@ class Corpus(object):
         return self.patch(path, 446, sectors[446:1024])
 
     # obsolete formats
-    def build_qcow(self, path):
-        return self.create(path, 'qcow')
-
-    def build_qed(self, path):
-        return self.create(path, 'qed')
-
     def build_qed_backing(self, path):
         base = self.create(self.path('qed-base.raw'), 'raw')
         self.qemu_img('create', '-q', '-f', 'qed', '-b', os.path.basename(base), '-F', 'raw', path)
         return path
 
     # vmdk
-    def build_vmdk(self, path):
-        return self.create(path, 'vmdk')
-
-    def build_vmdk_stream(self, path):
-        return self.create(path, 'vmdk', '1M', 'subformat=streamOptimized')
-
     def stream_with_footer(self, path, capacity_delta=0, footer=True):
         """A streamOptimized VMDK whose header defers the grain directory to a footer, as VMware writes it."""
         self.create(path, 'vmdk', '1M', 'subformat=streamOptimized')
@@ -356,15 +360,6 @@ class Corpus(object):
         base = self.create(self.path('base.vmdk'), 'vmdk')
         self.qemu_img('create', '-q', '-f', 'vmdk', '-b', os.path.basename(base), '-F', 'vmdk', path)
         return path
-
-    def build_vmdk_monolithic_flat(self, path):
-        return self.create(path, 'vmdk', '1M', 'subformat=monolithicFlat')
-
-    def build_vmdk_two_gb_flat(self, path):
-        return self.create(path, 'vmdk', '1M', 'subformat=twoGbMaxExtentFlat')
-
-    def build_vmdk_two_gb_sparse(self, path):
-        return self.create(path, 'vmdk', '1M', 'subformat=twoGbMaxExtentSparse')
 
     def descriptor(self, path, create_type, extents):
         lines = ['# Disk DescriptorFile', 'version=1', 'CID=12345678', 'parentCID=ffffffff',
@@ -417,12 +412,6 @@ class Corpus(object):
         return self.write(os.path.basename(path), b'version=1\n' + b'\0' * (MiB - 10))
 
     # vhd, vhdx, vdi
-    def build_vhd_fixed(self, path):
-        return self.create(path, 'vpc', '1M', 'subformat=fixed')
-
-    def build_vhd_dynamic(self, path):
-        return self.create(path, 'vpc', '1M', 'subformat=dynamic')
-
     def build_vhd_differencing(self, path):
         self.create(path, 'vpc', '1M', 'subformat=dynamic')
         with open(path, 'rb') as handle:
@@ -433,9 +422,6 @@ class Corpus(object):
         with open(path, 'wb') as handle:
             handle.write(data)
         return path
-
-    def build_vhdx(self, path):
-        return self.create(path, 'vhdx')
 
     def build_vhdx_unknown_required_region(self, path):
         """A VHDX whose region table lists an unknown region marked required."""
@@ -451,12 +437,6 @@ class Corpus(object):
         table[4:8] = b'\0\0\0\0'
         table[4:8] = struct.pack('<I', _crc32c(bytes(table)))
         return self.patch(path, 192 * 1024, bytes(table))
-
-    def build_vdi(self, path):
-        return self.create(path, 'vdi')
-
-    def build_vdi_static(self, path):
-        return self.create(path, 'vdi', '1M', 'static=on')
 
     # luks
     def cryptsetup(self, path, kind, size):
@@ -535,9 +515,6 @@ class Corpus(object):
         return self.write(os.path.basename(path), b'\0' * MiB)
 
     # other qemu formats
-    def build_parallels(self, path):
-        return self.create(path, 'parallels')
-
     def build_bochs(self, path):
         """A bochs growing redolog of 1 MiB: 2 extents of 512 KiB, none allocated."""
         header = bytearray(512)
