@@ -68,6 +68,13 @@ API
     backing file or data file the header check did not see, the same format and
     virtual size, VMDK extents only the file itself) and adds its disagreements
     as reasons; ``to_dict()`` for module results.
+``inspect_chain(path, roots, claimed_format=None, allow=(), max_depth=MAX_CHAIN, max_virtual_size=None)``
+    For callers that allow backing files: a list of inspections, the image
+    first, then each backing file inspected with the format its parent
+    declares as the claimed one. Backing files must lie under one of ``roots``
+    (directories; None accepts any, which a header naming ``/etc/shadow`` as
+    a raw backing file would pass), and a loop or a chain longer than
+    ``max_depth`` is refused. The chain is safe when every element is.
 ``is_plain_file_name(name)`` / ``name_problem(name)``
     Whether a name (a backing file, an extent, anything handed to qemu or written
     into a header) reads as a plain file name: qemu reads ``PROTO:`` before any
@@ -90,17 +97,20 @@ is never acceptable: ``data_file``, ``extent_file``, ``extent_type``,
 ``unsafe_backing_format``, ``unknown_feature``, ``bad_version``,
 ``obsolete_format`` (qcow v1, qed), ``unsupported`` (qemu would misread it, for
 example a differencing VHD whose parent qemu ignores), ``polyglot``,
-``format_mismatch``, ``malformed`` (qemu refuses the header, or it cannot be
-read), ``oversized_metadata`` (a table qemu would load is larger than
-``MAX_TABLE_BYTES`` or than qemu accepts), ``too_large`` and
-``qemu_disagrees``. ``REASON_CODES`` describes each one.
+``format_mismatch``, ``malformed`` (qemu refuses the header, crashes on it, or
+it cannot be read), ``oversized_metadata`` (a table qemu would load is larger
+than ``MAX_TABLE_BYTES`` or than qemu accepts), ``too_large``,
+``backing_outside``, ``backing_chain`` and ``qemu_disagrees``.
+``REASON_CODES`` describes each one.
 
 qcow2 header extensions carry no mandatory flag: the specification says an
 unknown extension "can be safely ignored" and announces anything a reader must
 understand with an incompatible feature bit, which is refused when unknown. An
 unknown extension is therefore a note; a known one that appears twice, or that
-does not fit the header cluster, is refused. VHDX regions and metadata items do
-carry a required flag, and an unknown required one is refused.
+does not fit the header cluster, is refused, and so is a missing one that the
+header makes mandatory (the encryption header of a LUKS-encrypted qcow2, on
+which qemu-img 7.2 crashes). VHDX regions and metadata items do carry a
+required flag, and an unknown required one is refused.
 """
 
 from __future__ import annotations
@@ -131,6 +141,8 @@ VMDK_DESCRIPTOR_LIMIT = 1 * MiB
 MAX_TABLE_BYTES = 32 * MiB
 #: kept for callers that read a header themselves
 HEADER_BYTES = 512
+#: the longest backing chain inspect_chain follows by default
+MAX_CHAIN = 16
 
 #: every format this module names
 FORMATS = ('raw', 'qcow2', 'qcow', 'qed', 'vmdk', 'vpc', 'vhdx', 'vdi', 'luks', 'iso', 'gpt', 'mbr',
@@ -165,6 +177,8 @@ REASON_CODES = collections.OrderedDict([
     ('malformed', 'a header that qemu refuses or that cannot be read'),
     ('oversized_metadata', 'a table the header makes qemu load is too large'),
     ('too_large', 'the virtual size exceeds the limit the task set'),
+    ('backing_outside', 'a backing file outside the directories the task allows backing files in'),
+    ('backing_chain', 'a backing chain that loops or is longer than the task allows'),
     ('qemu_disagrees', 'qemu-img info reports other facts than the header check'),
 ])
 #: reason codes a caller may waive; every other code always refuses
@@ -177,6 +191,7 @@ _HINTS = {
     'partition_table': 'Fix the partition table, or allow inconsistent partition tables.',
     'format_mismatch': 'Declare the format the file really has, or convert it first if it should be the declared one.',
     'too_large': 'Raise the size limit if the image is expected to be this large.',
+    'backing_outside': 'Keep backing files in the directories the task allows, or rebase the image onto one there.',
 }
 _DEFAULT_HINT = ('The image cannot be used as it is: get a clean copy from its source, or rebuild it with '
                  'qemu-img convert on a trusted machine.')
@@ -1341,6 +1356,47 @@ def inspect(path, claimed_format=None, allow=(), max_virtual_size=None):
     with os.fdopen(fd, 'rb') as handle:
         return inspect_file(handle, path=path, claimed_format=claimed_format, allow=allow,
                             max_virtual_size=max_virtual_size)
+
+
+def _inside(path, roots):
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def inspect_chain(path, roots, claimed_format=None, allow=(), max_depth=MAX_CHAIN, max_virtual_size=None):
+    """Inspect ``path`` and, if ``allow`` holds ``backing_file``, every image of its backing chain; top first.
+
+    Each backing file is inspected with the format its parent declares as the
+    claimed one, so a raw backing file that carries a qcow2 header is refused
+    like any other. ``roots`` lists the directories backing files may lie in
+    (their real paths, symbolic links resolved); a backing file elsewhere is
+    refused on the image that names it (code ``backing_outside``) and not read.
+    ``roots=None`` accepts any directory: a header can name any host file, so
+    pass None only when every backing file was vetted otherwise. A chain that
+    loops or is longer than ``max_depth`` is refused (``backing_chain``). The
+    chain is safe when every inspection in it is.
+    """
+    allow = _check_allow(allow)
+    chain = [inspect(path, claimed_format=claimed_format, allow=allow, max_virtual_size=max_virtual_size)]
+    real_roots = None if roots is None else [os.path.realpath(root) for root in roots]
+    seen = set([os.path.realpath(path)])
+    while 'backing_file' in allow and chain[-1].backing_path is not None:
+        parent = chain[-1]
+        real = os.path.realpath(parent.backing_path)
+        if real_roots is not None and not _inside(real, real_roots):
+            parent._refuse('backing_outside', 'its backing file %s lies outside %s' % (real, ', '.join(roots)))
+            break
+        if real in seen or len(chain) >= max_depth:
+            parent._refuse('backing_chain', 'its backing chain %s' % (
+                'loops back to %s' % real if real in seen else 'is longer than %d images' % max_depth))
+            break
+        seen.add(real)
+        try:
+            chain.append(inspect(parent.backing_path, claimed_format=parent.backing_format, allow=allow,
+                                 max_virtual_size=max_virtual_size))
+        except InspectError as exc:
+            raise InspectError('%s names backing file %s, which cannot be inspected: %s'
+                               % (parent.path, parent.backing_path, exc.msg), parent.path)
+    return chain
 
 
 def format_from_header(header):

@@ -93,6 +93,70 @@ def test_allowed_backing_chain_is_vetted_element_by_element(corpus):
     assert base.safe and base.format == 'raw'
 
 
+@pytest.fixture(scope='module')
+def chain(corpus):
+    """base.raw <- mid.qcow2 <- top.qcow2 in a directory of their own, named relatively."""
+    directory = os.path.join(corpus.dir, 'chain')
+    os.makedirs(directory)
+    corpus.create(os.path.join(directory, 'base.raw'), 'raw')
+    corpus.qemu_img('create', '-q', '-f', 'qcow2', '-b', 'base.raw', '-F', 'raw', os.path.join(directory, 'mid.qcow2'))
+    corpus.qemu_img('create', '-q', '-f', 'qcow2', '-b', 'mid.qcow2', '-F', 'qcow2', os.path.join(directory, 'top.qcow2'))
+    return directory
+
+
+def chain_codes(inspections):
+    return [sorted(codes(inspection)) for inspection in inspections]
+
+
+def test_inspect_chain_follows_and_vets_every_element(chain):
+    top = os.path.join(chain, 'top.qcow2')
+    inspections = _inspect.inspect_chain(top, [chain], allow=['backing_file'])
+    assert [inspection.format for inspection in inspections] == ['qcow2', 'qcow2', 'raw']
+    assert [inspection.path for inspection in inspections] == [top, os.path.join(chain, 'mid.qcow2'),
+                                                               os.path.join(chain, 'base.raw')]
+    assert all(inspection.safe for inspection in inspections)
+    # Without allow_backing_file nothing is followed and the top image is refused.
+    alone = _inspect.inspect_chain(top, [chain])
+    assert len(alone) == 1 and chain_codes(alone) == [['backing_file']] and not alone[0].safe
+
+
+def test_inspect_chain_keeps_backing_files_inside_roots(corpus, chain):
+    elsewhere = os.path.join(corpus.dir, 'elsewhere')
+    os.makedirs(elsewhere, exist_ok=True)
+    inspections = _inspect.inspect_chain(os.path.join(chain, 'top.qcow2'), [elsewhere], allow=['backing_file'])
+    assert chain_codes(inspections) == [['backing_file', 'backing_outside']]
+    host = _inspect.inspect_chain(corpus.get('qcow2_backing_host_path'), [chain], allow=['backing_file'])
+    assert chain_codes(host) == [['backing_file', 'backing_outside']] and not host[0].safe
+    # Without roots, a header naming a host file as a raw backing file passes: roots are the protection.
+    assert [inspection.safe for inspection in _inspect.inspect_chain(
+        corpus.get('qcow2_backing_host_path'), None, allow=['backing_file'])] == [True, True]
+
+
+def test_inspect_chain_checks_the_declared_backing_format(corpus, chain):
+    liar = os.path.join(chain, 'liar.qcow2')
+    corpus.qemu_img('create', '-q', '-f', 'qcow2', '-u', '-b', 'base.raw', '-F', 'qcow2', liar, '1M')
+    inspections = _inspect.inspect_chain(liar, [chain], allow=['backing_file'])
+    assert chain_codes(inspections) == [['backing_file'], ['format_mismatch']]
+
+
+def test_inspect_chain_refuses_loops_and_long_chains(corpus, chain):
+    first, second = os.path.join(chain, 'loop-a.qcow2'), os.path.join(chain, 'loop-b.qcow2')
+    corpus.qemu_img('create', '-q', '-f', 'qcow2', '-u', '-b', 'loop-b.qcow2', '-F', 'qcow2', first, '1M')
+    corpus.qemu_img('create', '-q', '-f', 'qcow2', '-u', '-b', 'loop-a.qcow2', '-F', 'qcow2', second, '1M')
+    loop = _inspect.inspect_chain(first, [chain], allow=['backing_file'])
+    assert chain_codes(loop) == [['backing_file'], ['backing_chain', 'backing_file']]
+    short = _inspect.inspect_chain(os.path.join(chain, 'top.qcow2'), [chain], allow=['backing_file'], max_depth=2)
+    assert chain_codes(short) == [['backing_file'], ['backing_chain', 'backing_file']]
+
+
+def test_inspect_chain_names_a_missing_backing_file(corpus, chain):
+    orphan = os.path.join(chain, 'orphan.qcow2')
+    corpus.qemu_img('create', '-q', '-f', 'qcow2', '-u', '-b', 'gone.raw', '-F', 'raw', orphan, '1M')
+    with pytest.raises(_inspect.InspectError) as excinfo:
+        _inspect.inspect_chain(orphan, [chain], allow=['backing_file'])
+    assert 'orphan.qcow2 names backing file' in excinfo.value.msg and 'gone.raw' in excinfo.value.msg
+
+
 def test_protocol_backing_names_are_in_the_reasons(corpus):
     for name, shown in (('qcow2_backing_json', 'json:'), ('qcow2_backing_nbd', 'nbd:127.0.0.1:10809')):
         inspection = _inspect.inspect(corpus.get(name), allow=['backing_file'])
