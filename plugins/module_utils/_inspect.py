@@ -27,7 +27,9 @@ a verdict: whether the file is safe to hand to qemu-img with ``-f FORMAT``, and
 why not. It mirrors qemu 7.2's own probing (so that what it calls raw, qemu
 would not probe as anything else) and refuses where qemu would follow a name out
 of the file, where qemu would refuse the header anyway, and where two formats
-claim one file. It decrypts nothing and follows no name it finds.
+claim one file. It decrypts nothing; :func:`inspect` follows no name it finds,
+and :func:`inspect_chain` follows backing file names only into directories the
+caller names.
 
 API
 ===
@@ -46,7 +48,7 @@ API
 ``Inspection``
     ``path``, ``format`` (a name in ``FORMATS``: what the bytes are, for example
     ``iso`` or ``gpt``), ``qemu_format`` (the name to pass to ``qemu-img -f``:
-    ``raw`` for raw, iso, gpt and mbr; None if qemu cannot read it),
+    ``raw`` for raw, iso, gpt and mbr, else the same as ``format``),
     ``subformat`` (vmdk create type, vpc ``fixed``/``dynamic``/``differencing``,
     luks ``luks1``/``luks2``), ``virtual_size`` (bytes, as ``qemu-img info``
     reports it; None if unknown), ``file_size``, ``backing_file`` (the name as
@@ -83,6 +85,24 @@ API
 ``detect_format(path)``, ``format_from_header(header)``, ``DETECTABLE_FORMATS``
     Kept for existing callers: the ``qemu_format`` of a file or a header
     (``raw`` when no signature matches), and the formats that can be recognised.
+
+Wiring
+======
+A module that hands a file it did not make to qemu-img::
+
+    inspection = inspect(src, claimed_format=params['src_format'], max_virtual_size=limit)
+    inspection.require_safe()                    # UnsafeImageError is a TaskError
+    info = qemu.info(src, inspection.qemu_format)  # always -f, under resource limits
+    inspection.confirm_with_qemu(info).require_safe()
+
+With ``allow_backing_file``, inspect the chain instead and require every
+element to be safe, with ``roots`` the directories base images may live in::
+
+    chain = inspect_chain(src, roots, claimed_format=fmt, allow=['backing_file'])
+    for inspection in chain:
+        inspection.require_safe()
+
+``to_dict()`` (or ``verdict()``) is what a module returns to the user.
 
 Verdict and reason codes
 ========================
