@@ -1367,7 +1367,7 @@ def inspect(path, claimed_format=None, allow=(), max_virtual_size=None):
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
     except OSError as exc:
-        raise InspectError('Cannot read %s to inspect it: %s. Run the task as a user that may read it (become), '
+        raise InspectError('Cannot read %s to find its format: %s. Run the task as a user that may read it (become), '
                            'or fix its owner and mode.' % (path, exc.strerror), path)
     mode = os.fstat(fd).st_mode
     if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):

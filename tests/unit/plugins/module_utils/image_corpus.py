@@ -190,7 +190,13 @@ class Corpus(object):
         return path
 
     def qemu_img(self, *args):
-        subprocess.run([QEMU_IMG] + list(args), check=True, capture_output=True, cwd=self.dir)
+        # qemu times its LUKS key derivation by the CPU time it used; on a busy machine the measurement
+        # can come out empty ("Unable to get accurate CPU usage"), and a second try succeeds.
+        for attempt in range(5):
+            result = subprocess.run([QEMU_IMG] + list(args), capture_output=True, cwd=self.dir)
+            if result.returncode == 0 or b'Unable to get accurate CPU usage' not in result.stderr:
+                break
+        result.check_returncode()
 
     def create(self, path, fmt, size='1M', *options):
         argv = ['create', '-q', '-f', fmt]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.hypervisor.images.plugins.module_utils import _inspect
@@ -112,10 +114,14 @@ def test_a_file_that_cannot_be_read_fails_with_a_message(module, monkeypatch, tm
     path = str(tmp_path / 'a')
     module.fake.make(path, 'qcow2', 1024)
 
-    def refuse(name, *args, **kwargs):
-        raise PermissionError(13, 'Permission denied', name)
+    real_open = os.open
 
-    monkeypatch.setattr(_inspect, 'open', refuse, raising=False)
+    def refuse(name, *args, **kwargs):
+        if name == path:
+            raise PermissionError(13, 'Permission denied', name)
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(_inspect.os, 'open', refuse)
     out = module({'path': path})
     assert out.failed and out.result['msg'].startswith('Cannot read %s to find its format: Permission denied' % path)
     assert module.fake.calls == []
