@@ -192,7 +192,7 @@ class Corpus(object):
     def qemu_img(self, *args):
         # qemu times its LUKS key derivation by the CPU time it used; on a busy machine the measurement
         # can come out empty ("Unable to get accurate CPU usage"), and a second try succeeds.
-        for attempt in range(5):
+        for dummy in range(5):
             result = subprocess.run([QEMU_IMG] + list(args), capture_output=True, cwd=self.dir)
             if result.returncode == 0 or b'Unable to get accurate CPU usage' not in result.stderr:
                 break
