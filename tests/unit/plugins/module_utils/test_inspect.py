@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import subprocess
 
 import pytest
 from hypothesis import given, settings
@@ -314,3 +315,12 @@ def test_random_header_fields_get_a_verdict(fields, magic):
                     for index, value in enumerate(fields))
     inspection = inspect_file(io.BytesIO((magic + body).ljust(70000, b'\0')))
     assert inspection.format in _inspect.FORMATS
+
+
+def test_a_names_only_scan_reads_a_few_kib(tmp_path):
+    base, overlay = str(tmp_path / 'base.raw'), str(tmp_path / 'overlay.qcow2')
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'raw', base, '1G'], check=True)
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', 'base.raw', '-F', 'raw', overlay], check=True)
+    light = inspect(overlay, head_bytes=4096)
+    assert (light.backing_file, light.backing_format, light.backing_path) == ('base.raw', 'raw', base)
+    assert light.bytes_read <= 8192 < inspect(overlay).bytes_read
