@@ -153,6 +153,8 @@ MiB = 1024 * KiB
 READ_BUDGET = 4 * MiB
 #: bytes read from the start of every file: probes, ISO volume descriptors, GPT
 HEAD_BYTES = 64 * KiB
+#: what a names-only inspection reads of the start of a file (see :func:`inspect`)
+NAMES_HEAD_BYTES = 4 * KiB
 #: qemu probes a format from this many bytes (BLOCK_PROBE_BUF_SIZE)
 PROBE_BYTES = 2048
 #: the largest VMDK descriptor accepted (qemu reads at most 1 MiB - 1)
@@ -574,11 +576,11 @@ def _probe(head, tail, size):
 class _Inspector(object):
     """Parses one file into an :class:`Inspection`; one method per format."""
 
-    def __init__(self, source, result, head_bytes=None):
+    def __init__(self, source, result, names_only=False):
         self.src = source
         self.size = source.size
         self.result = result
-        self.head_bytes = head_bytes or HEAD_BYTES
+        self.names_only = names_only
         self.head = b''
         self.tail = b''
         self.layer = None
@@ -616,9 +618,12 @@ class _Inspector(object):
 
     def run(self):
         result = self.result
-        self.head = self.src.read(0, self.head_bytes)
+        self.head = self.src.read(0, NAMES_HEAD_BYTES if self.names_only else HEAD_BYTES)
         tail_start = max(0, self.size - 1536)
-        self.tail = self.head[tail_start:] if self.size <= len(self.head) else self.src.read(tail_start, 1536)
+        if self.names_only or self.size <= len(self.head):
+            self.tail = self.head[tail_start:]
+        else:
+            self.tail = self.src.read(tail_start, 1536)
         found = _probe(self.head, self.tail, self.size)
         chosen = self.choose(found)
         result.format = chosen[0] if chosen else 'raw'
@@ -1341,14 +1346,14 @@ def _agree(result, claimed):
 
 
 def inspect_file(handle, path=None, size=None, claimed_format=None, allow=(), max_virtual_size=None,
-                 head_bytes=None):
+                 names_only=False):
     """Inspect an open binary file object; see :func:`inspect`."""
     if size is None:
         size = handle.seek(0, os.SEEK_END)
     result = Inspection(path, size, claimed_format=claimed_format, allow=allow)
     source = _Source(handle, size)
     try:
-        _Inspector(source, result, head_bytes).run()
+        _Inspector(source, result, names_only).run()
     except _Refused as exc:
         result._refuse(*exc.reason)
     except OSError as exc:
@@ -1363,14 +1368,16 @@ def inspect_file(handle, path=None, size=None, claimed_format=None, allow=(), ma
     return result
 
 
-def inspect(path, claimed_format=None, allow=(), max_virtual_size=None, head_bytes=None):
+def inspect(path, claimed_format=None, allow=(), max_virtual_size=None, names_only=False):
     """Inspect the image at ``path`` (a regular file or a block device); see the module documentation.
 
-    ``head_bytes`` (default HEAD_BYTES) is how much of the start of the file
-    is read to recognise its format. A scan that only wants the names a header
-    refers to (image_cache_prune reads thousands of overlays) may pass a few
-    KiB: what it loses is the formats recognised further in (ISO 9660 at
-    32 KiB), which then read as raw, and with them the polyglot check.
+    ``names_only`` is for scans that want only the names a header refers to
+    (image_cache_prune reads thousands of overlays): the format is recognised
+    from the first NAMES_HEAD_BYTES alone, which every format that can name a
+    backing file announces there, and the end of the file is not read. What
+    that loses are the formats recognised further in or at the end (ISO 9660,
+    a fixed VHD, a DMG), which then read as raw, and with them the polyglot
+    check; do not use it for a verdict.
     """
     _check_allow(allow)
     try:
@@ -1384,7 +1391,7 @@ def inspect(path, claimed_format=None, allow=(), max_virtual_size=None, head_byt
         raise InspectError('%s is not a regular file or a block device, so it cannot be an image.' % path, path)
     with os.fdopen(fd, 'rb') as handle:
         return inspect_file(handle, path=path, claimed_format=claimed_format, allow=allow,
-                            max_virtual_size=max_virtual_size, head_bytes=head_bytes)
+                            max_virtual_size=max_virtual_size, names_only=names_only)
 
 
 def _inside(path, roots):

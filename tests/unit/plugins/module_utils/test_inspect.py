@@ -321,6 +321,6 @@ def test_a_names_only_scan_reads_a_few_kib(tmp_path):
     base, overlay = str(tmp_path / 'base.raw'), str(tmp_path / 'overlay.qcow2')
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'raw', base, '1G'], check=True)
     subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', 'base.raw', '-F', 'raw', overlay], check=True)
-    light = inspect(overlay, head_bytes=4096)
+    light = inspect(overlay, names_only=True)
     assert (light.backing_file, light.backing_format, light.backing_path) == ('base.raw', 'raw', base)
     assert light.bytes_read <= 8192 < inspect(overlay).bytes_read
