@@ -432,12 +432,15 @@ class _Source(object):
         self.size = size
         self.budget = budget
         self.bytes_read = 0
+        self.head = b''
 
     def read(self, offset, length):
         """Up to ``length`` bytes at ``offset``: fewer at the end of the file."""
         if offset < 0 or length <= 0 or offset >= self.size:
             return b''
         length = min(length, self.size - offset)
+        if offset + length <= len(self.head):
+            return self.head[offset:offset + length]  # read once already
         if self.bytes_read + length > self.budget:
             raise _Refused('oversized_metadata', 'its headers would need more than %d bytes read (read budget)'
                            % self.budget)
@@ -618,7 +621,7 @@ class _Inspector(object):
 
     def run(self):
         result = self.result
-        self.head = self.src.read(0, NAMES_HEAD_BYTES if self.names_only else HEAD_BYTES)
+        self.head = self.src.head = self.src.read(0, NAMES_HEAD_BYTES if self.names_only else HEAD_BYTES)
         tail_start = max(0, self.size - 1536)
         if self.names_only or self.size <= len(self.head):
             self.tail = self.head[tail_start:]
