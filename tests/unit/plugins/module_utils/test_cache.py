@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from ansible_collections.hypervisor.images.plugins.module_utils._cache import (
+    NAMES_HEAD_BYTES,
     CacheScanError,
     Scan,
     cache_entries,
@@ -18,6 +19,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._cache import (
     require_complete,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import source_record, write_record
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import inspect
 
 
 def qemu_img(*args):
@@ -119,12 +121,11 @@ def test_each_base_is_inspected_once(tree):
         qemu_img('create', '-q', '-f', 'qcow2', '-b', str(tree / '_base' / 'a.raw'), '-F', 'raw',
                  str(tree / 'vm1' / ('disk%d' % number)))
     seen = []
-    from ansible_collections.hypervisor.images.plugins.module_utils import _cache
-    real = _cache.inspect
 
     def counting(path):
         seen.append(path)
-        return real(path)
+        return inspect(path, head_bytes=NAMES_HEAD_BYTES)
 
-    Scan(inspector=counting).walk([str(tree)])
+    scan = Scan(inspector=counting).walk([str(tree)])
     assert seen.count(str(tree / '_base' / 'a.raw')) == 1
+    assert scan.bytes_read <= 8192 * len(seen)
