@@ -39,8 +39,6 @@ from ansible_collections.hypervisor.images.plugins.module_utils._run import Task
 
 #: how many backing files deep a chain is followed (qemu stops far earlier)
 MAX_CHAIN = 64
-#: how much of each file's start is read: enough for every header that names a backing file
-NAMES_HEAD_BYTES = 4096
 
 
 class CacheScanError(TaskError):
@@ -85,7 +83,7 @@ class Scan:
     """
 
     def __init__(self, inspector=None):
-        self.inspector = inspector or (lambda path: inspect(path, head_bytes=NAMES_HEAD_BYTES))
+        self.inspector = inspector or (lambda path: inspect(path, names_only=True))
         self.refs = {}
         self.paths = {}
         self.unreadable = []
