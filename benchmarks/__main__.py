@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-BENCHMARKS = ('image_convert', 'sparse_copy')
+BENCHMARKS = ('image_convert', 'sparse_copy', 'cache_prune')
 
 
 def _importable_collection():

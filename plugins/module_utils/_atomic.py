@@ -211,30 +211,39 @@ class DeviceLock(Lock):
         super(DeviceLock, self).__init__(path, lock_file=False, timeout=timeout, poll_interval=poll_interval)
 
 
-def left_by_a_killed_run(dest):
-    """Whether a killed writer of ``dest`` left its lock file or temporary files behind (for check mode).
-
-    A lock file that nobody holds was left by a run that died holding it. The
-    probe takes no lock (a shared one, released at once, where it could).
-    """
+def has_temps(dest):
+    """Whether temporary files of a writer of ``dest`` lie beside it (a writer at work, or a killed one)."""
     directory, name = os.path.split(os.path.abspath(dest))
     try:
         entries = os.listdir(directory)
     except OSError:
         return False
-    if any(_temp_pattern(name).fullmatch(entry) for entry in entries):
-        return True
+    pattern = _temp_pattern(name)
+    return any(pattern.fullmatch(entry) for entry in entries)
+
+
+def lock_state(dest):
+    """``held``, ``stale`` (a lock file nobody holds: its holder was killed) or None (no lock file) for ``dest``.
+
+    The probe takes a shared lock and releases it at once, so it never stands
+    in a writer's way for longer than that.
+    """
     try:
         fd = os.open(lock_path_for(dest), os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
     except OSError:
-        return False
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return True
+        return 'stale'
     except OSError:
-        return False  # a live run holds it
+        return 'held'
     finally:
         os.close(fd)
+
+
+def left_by_a_killed_run(dest):
+    """Whether a killed writer of ``dest`` left its lock file or temporary files behind (for check mode)."""
+    return lock_state(dest) == 'stale' or has_temps(dest)
 
 
 def remove_stale_temps(dest):

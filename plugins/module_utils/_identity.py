@@ -141,6 +141,18 @@ def read_record(dest):
     A record whose destination identity no longer matches the file (someone
     replaced or modified it) does not hold.
     """
+    record = stored_record(dest)
+    if record is None:
+        return None
+    current = file_identity(dest)
+    current.pop('device')
+    if record.get('dest') != current:
+        return None
+    return record
+
+
+def stored_record(dest):
+    """The record stored for ``dest`` as it was written, whether or not it still holds; None without one."""
     raw = None
     try:
         raw = os.getxattr(dest, XATTR_NAME)
@@ -160,10 +172,6 @@ def read_record(dest):
     except ValueError:
         return None
     if not isinstance(record, dict) or record.get('version') != RECORD_VERSION:
-        return None
-    current = file_identity(dest)
-    current.pop('device')
-    if record.get('dest') != current:
         return None
     return record
 

@@ -39,6 +39,10 @@ class SizeError(TaskError, ValueError):
     """A size value that cannot be read as a number of bytes."""
 
 
+class DurationError(TaskError, ValueError):
+    """A duration that cannot be read as a number of seconds."""
+
+
 def parse_size(value, name='size'):
     """Return the number of bytes that ``value`` stands for.
 
@@ -104,6 +108,36 @@ def human_size(num_bytes):
             return '%s%.1f %siB' % (sign, value, unit)
         value /= 1024
     raise AssertionError('unreachable')  # pragma: no cover
+
+
+DURATION_UNITS = {'': 1, 's': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
+DURATION_FORMS = 'a number of seconds (3600), or a number with a unit s, m, h, d or w (90m, 24h, 7d, 1.5h, 2w)'
+_DURATION_RE = re.compile(r'^(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[smhdw]?)$', re.IGNORECASE)
+
+
+def parse_duration(value, name='duration'):
+    """Return the number of seconds (an int) that ``value`` (an int or a string like ``24h``) stands for."""
+    if isinstance(value, bool):
+        raise DurationError('%s: %r is a boolean, not a duration; expected %s' % (name, value, DURATION_FORMS))
+    if isinstance(value, int):
+        if value < 0:
+            raise DurationError('%s: %d is negative; expected %s' % (name, value, DURATION_FORMS))
+        return value
+    match = _DURATION_RE.match(str(value).strip())
+    if not match:
+        raise DurationError('%s: cannot read %r as a duration; expected %s' % (name, value, DURATION_FORMS))
+    seconds = Fraction(match.group('number')) * DURATION_UNITS[match.group('unit').lower()]
+    return int(seconds)
+
+
+def human_duration(seconds):
+    """``90061`` as ``1d 1h 1m 1s``, for messages."""
+    parts = []
+    for unit, length in (('d', 86400), ('h', 3600), ('m', 60), ('s', 1)):
+        if seconds >= length or (unit == 's' and not parts):
+            parts.append('%d%s' % (seconds // length, unit))
+            seconds %= length
+    return ' '.join(parts)
 
 
 def human_and_bytes(num_bytes):

@@ -1,0 +1,107 @@
+# Copyright (c) hypervisor.images contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""image_cache_prune on a small instance tree made with the real qemu-img (no qemu-img runs in the module)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import DestinationLock
+from ansible_collections.hypervisor.images.plugins.modules import image_cache_prune
+
+DAY = 86400
+
+
+def qemu_img(*args):
+    subprocess.run(['qemu-img'] + list(args), check=True, stdout=subprocess.DEVNULL)
+
+
+def age(path, seconds):
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+@pytest.fixture
+def tree(tmp_path):
+    base = tmp_path / 'instances' / '_base'
+    base.mkdir(parents=True)
+    (tmp_path / 'instances' / 'vm1').mkdir()
+    for name in ('used.raw', 'old.raw', 'young.raw'):
+        qemu_img('create', '-q', '-f', 'raw', str(base / name), '1M')
+        with open(str(base / name), 'r+b') as handle:
+            handle.write(b'x' * 4096)
+    qemu_img('create', '-q', '-f', 'qcow2', '-b', '../_base/used.raw', '-F', 'raw',
+             str(tmp_path / 'instances' / 'vm1' / 'disk'))
+    for name in ('used.raw', 'old.raw'):
+        age(str(base / name), 2 * DAY)
+    return tmp_path / 'instances'
+
+
+def run(run_module, tree, **kwargs):
+    args = {'path': str(tree / '_base')}
+    args.update(kwargs.pop('args', {}))
+    return run_module(image_cache_prune.main, args, **kwargs)
+
+
+def test_four_steps(run_module, tree):
+    steps = [run(run_module, tree, check_mode=True, diff=True), run(run_module, tree, diff=True),
+             run(run_module, tree), run(run_module, tree, check_mode=True)]
+    assert [out.result['changed'] for out in steps] == [True, True, False, False]
+    check, real = steps[0].result, steps[1].result
+    old = str(tree / '_base' / 'old.raw')
+    assert check['removed'] == real['removed'] == [old]
+    assert check['bytes_freed'] == real['bytes_freed'] > 0
+    assert check['diff'] == real['diff']
+    assert real['diff']['before']['entries'] == sorted(str(tree / '_base' / name)
+                                                      for name in ('old.raw', 'used.raw', 'young.raw'))
+    assert old not in real['diff']['after']['entries']
+    assert real['kept_in_use'] == {str(tree / '_base' / 'used.raw'): [str(tree / 'vm1' / 'disk')]}
+    assert real['kept_young'] == [str(tree / '_base' / 'young.raw')]
+    assert sorted(os.listdir(str(tree / '_base'))) == ['used.raw', 'young.raw']
+
+
+def test_min_age_and_patterns(run_module, tree):
+    out = run(run_module, tree, args={'min_age': '3d'})
+    assert out.result['removed'] == [] and str(tree / '_base' / 'old.raw') in out.result['kept_young']
+    out = run(run_module, tree, args={'min_age': 0, 'patterns': ['y*']})
+    assert out.result['removed'] == [str(tree / '_base' / 'young.raw')]
+    out = run(run_module, tree, args={'min_age': '1h', 'exclude': ['old*']})
+    assert out.result['removed'] == []
+
+
+def test_an_entry_being_written_is_never_removed(run_module, tree):
+    old = str(tree / '_base' / 'old.raw')
+    with DestinationLock(old):
+        for check_mode in (True, False):
+            out = run(run_module, tree, check_mode=check_mode)
+            assert out.result['removed'] == [] and out.result['kept_busy'] == [old]
+    temp = str(tree / '_base' / '.old.raw.abcd1234.part')
+    open(temp, 'w').close()
+    out = run(run_module, tree)
+    assert out.result['removed'] == [] and out.result['kept_busy'] == [old] and os.path.exists(old)
+
+
+def test_its_record_and_lock_file_go_with_it(run_module, tree):
+    old = tree / '_base' / 'old.raw'
+    (tree / '_base' / '.old.raw.source.json').write_text('{}')
+    run(run_module, tree)
+    assert sorted(os.listdir(str(tree / '_base'))) == ['used.raw', 'young.raw']
+
+
+@pytest.mark.parametrize('args, words', [
+    ({'min_age': 'soon'}, 'cannot read'),
+    ({'users': ['/nonexistent/vms']}, '/nonexistent/vms is missing, not a directory'),
+])
+def test_bad_input_removes_nothing(run_module, tree, args, words):
+    out = run(run_module, tree, args=args)
+    assert out.failed and words in out.result['msg']
+    assert sorted(os.listdir(str(tree / '_base'))) == ['old.raw', 'used.raw', 'young.raw']
+
+
+def test_a_missing_cache_is_refused(run_module, tree):
+    out = run_module(image_cache_prune.main, {'path': str(tree / 'nope')})
+    assert out.failed and 'is missing, not a directory' in out.result['msg']
