@@ -42,6 +42,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import (
     compare_record,
+    file_identity,
     read_record,
     write_record,
 )
@@ -100,13 +101,10 @@ class ConvertTask(ImageTask):
         self.options = dict(self.params['options'] or {})
         self.src_format = None
         self.src_facts = None
+        self.chain = []
         self.result.update({'dest': self.path, 'src': self.src})
 
     # -- what subclasses provide -----------------------------------------
-
-    def inspect_source(self):
-        """Set ``src_format`` and ``src_facts``; fail on a source that must not be read."""
-        raise NotImplementedError
 
     def wanted_record(self):
         """The source record ``dest`` should carry once converted."""
@@ -116,15 +114,24 @@ class ConvertTask(ImageTask):
         """Extra keyword arguments for QemuImg.convert and QemuImg.measure."""
         return {}
 
-    def refuse_chained_source(self, facts):
-        """Refuse a source with a backing file or an external data file unless allowed."""
-        if self.params['allow_backing_file']:
-            return
-        for key, what in (('backing_file', 'a backing file'), ('data_file', 'an external data file')):
-            if facts.get(key):
-                self.fail('The source %s has %s, %s. Converting it would read that file too and flatten it into %s; '
-                          'a hostile image header can name any file on the host this way. Set allow_backing_file: '
-                          'true if the source is trusted.' % (self.src, what, facts[key], self.path))
+    def inspect_source(self):
+        """Set ``src_format``, ``src_facts`` and ``chain``; fail on a source that must not be read."""
+        raise NotImplementedError
+
+    def vet_source(self, claimed):
+        """Vet the source and its backing chain, then read its facts with qemu-img, which must agree."""
+        self.chain = self.vet(self.src, claimed=claimed, allow_backing=self.params['allow_backing_file'])
+        allow = ('backing_file',) if self.params['allow_backing_file'] else ()
+        self.src_facts = self.facts(self.src, inspection=self.chain[0], allow=allow)
+        self.src_format = self.src_facts['format']
+
+    def source_identity(self):
+        """The identity of the source file and, with allow_backing_file, of every file of its backing chain."""
+        identity = file_identity(self.src)
+        if len(self.chain) > 1:
+            identity['chain'] = [dict(file_identity(item.path), path=os.path.abspath(item.path))
+                                 for item in self.chain[1:]]
+        return identity
 
     # -- checks ----------------------------------------------------------
 

@@ -347,14 +347,19 @@ class Inspection(object):
             'notes': [reason._asdict() for reason in self.notes],
         }
 
-    def require_safe(self, allow=None):
-        """Return self if the image is safe, else raise :class:`UnsafeImageError`."""
+    def require_safe(self, allow=None, hints=None):
+        """Return self if the image is safe, else raise :class:`UnsafeImageError`.
+
+        ``hints`` maps reason codes to the fix a caller wants named instead of
+        the default one (a module names its own option, say).
+        """
         refused = self.refusals(allow)
         if not refused:
             return self
+        fixes = dict(_HINTS, **(hints or {}))
         hints = []
         for reason in refused:
-            hint = _HINTS.get(reason.code, _DEFAULT_HINT)
+            hint = fixes.get(reason.code, _DEFAULT_HINT)
             if hint not in hints:
                 hints.append(hint)
         msg = '%s (%s) is refused: %s. %s' % (
@@ -1339,12 +1344,12 @@ def _agree(result, claimed):
     if agrees:
         return
     if name == 'raw':
-        message = ('it was declared raw, but its header says %s: read as raw, a guest would see that header and '
+        message = ('it was declared as raw but its header says %s: read as raw, a guest would see that header and '
                    'anything that later guesses the format would follow it' % result.format)
     elif result.qemu_format == 'raw':
-        message = 'it was declared %s, but no %s header was found: it is raw data (%s)' % (name, name, result.format)
+        message = 'it was declared as %s but no %s header was found: it is raw data (%s)' % (name, name, result.format)
     else:
-        message = 'it was declared %s, but its header says %s' % (name, result.format)
+        message = 'it was declared as %s but its header says %s' % (name, result.format)
     result._refuse('format_mismatch', message)
 
 
@@ -1401,7 +1406,8 @@ def _inside(path, roots):
     return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
-def inspect_chain(path, roots, claimed_format=None, allow=(), max_depth=MAX_CHAIN, max_virtual_size=None):
+def inspect_chain(path, roots, claimed_format=None, allow=(), max_depth=MAX_CHAIN, max_virtual_size=None,
+                  missing_ok=False):
     """Inspect ``path`` and, if ``allow`` holds ``backing_file``, every image of its backing chain; top first.
 
     Each backing file is inspected with the format its parent declares as the
@@ -1412,7 +1418,9 @@ def inspect_chain(path, roots, claimed_format=None, allow=(), max_depth=MAX_CHAI
     ``roots=None`` accepts any directory: a header can name any host file, so
     pass None only when every backing file was vetted otherwise. A chain that
     loops or is longer than ``max_depth`` is refused (``backing_chain``). The
-    chain is safe when every inspection in it is.
+    chain is safe when every inspection in it is. With ``missing_ok``, a
+    backing file that does not exist ends the chain (there is nothing to open
+    and nothing to refuse); without it, it raises :class:`InspectError`.
     """
     allow = _check_allow(allow)
     chain = [inspect(path, claimed_format=claimed_format, allow=allow, max_virtual_size=max_virtual_size)]
@@ -1429,6 +1437,8 @@ def inspect_chain(path, roots, claimed_format=None, allow=(), max_depth=MAX_CHAI
                 'loops back to %s' % real if real in seen else 'is longer than %d images' % max_depth))
             break
         seen.add(real)
+        if missing_ok and not os.path.lexists(parent.backing_path):
+            break
         try:
             chain.append(inspect(parent.backing_path, claimed_format=parent.backing_format, allow=allow,
                                  max_virtual_size=max_virtual_size))

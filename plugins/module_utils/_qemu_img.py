@@ -470,7 +470,7 @@ def _is_block_device(path):
         return False
 
 
-def image_facts(qemu, path, declared_format=None, backing_chain=False):
+def image_facts(qemu, path, declared_format=None, backing_chain=False, inspection=None, allow=()):
     """Return the facts of the image at ``path`` without letting qemu-img guess.
 
     The format is the declared one when given, else the one the header magic
@@ -479,19 +479,30 @@ def image_facts(qemu, path, declared_format=None, backing_chain=False):
     qcow2 header is the classic way to make a host read files it should not.
     With ``backing_chain`` the result carries ``backing_chain``, a list of the
     facts of every image in the chain, top first.
+
+    With ``inspection`` (the :class:`._inspect.Inspection` of ``path`` that
+    vetted it), its format is the one used and qemu-img must agree with it:
+    no backing file, data file or size the header check did not see (defence
+    in depth); a disagreement raises :class:`._inspect.UnsafeImageError` with
+    both views, unless ``allow`` waives it.
     """
     if not os.path.lexists(path):
         raise ImageNotFoundError('%s does not exist' % path, path=path)
-    detected = detect_format(path)
-    # A header without known magic reads as raw: formats this module does not
-    # know by magic (a fixed VHD, say) are then checked by qemu-img itself.
-    if declared_format and detected != 'raw' and declared_format != detected:
-        raise WrongFormatError(
-            '%s was declared as %s but its header says %s. Declare the real format, or convert '
-            'the image with hypervisor.images.image_convert if it should be %s.'
-            % (path, declared_format, detected, declared_format), path=path)
-    fmt = declared_format or detected
+    if inspection is not None:
+        fmt = inspection.qemu_format
+    else:
+        detected = detect_format(path)
+        # A header without known magic reads as raw: formats this module does not
+        # know by magic are then checked by qemu-img itself.
+        if declared_format and detected != 'raw' and declared_format != detected:
+            raise WrongFormatError(
+                '%s was declared as %s but its header says %s. Declare the real format, or convert '
+                'the image with hypervisor.images.image_convert if it should be %s.'
+                % (path, declared_format, detected, declared_format), path=path)
+        fmt = declared_format or detected
     data = qemu.info(path, fmt, backing_chain=backing_chain)
+    if inspection is not None:
+        inspection.confirm_with_qemu(data).require_safe(allow)
     if backing_chain:
         chain = [normalize_info(item) for item in data]
         facts = dict(chain[0])

@@ -55,6 +55,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._identity import
     sidecar_path,
     write_record,
 )
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import inspect, inspect_chain
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import QemuImg, image_facts
 from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
 from ansible_collections.hypervisor.images.plugins.module_utils._units import parse_size
@@ -74,11 +75,17 @@ def access_problem(exc, path=None, need='read and write'):
             'file and its directory.' % (where, exc.strerror or exc, need))
 
 
+BACKING = ('backing_file',)
+
+
 class ImageTask:
     """One module run that makes sure the file (or device) at ``path`` is as asked."""
 
     #: shown in refusals of directories and devices
     device_hint = 'this module manages image files'
+    #: the fix named when an image is refused for its backing file
+    backing_hint = ('The image has a backing file, which qemu-img would read too; a hostile header can name any file on '
+                    'the host this way. Set allow_backing_file: true if the image and its backing files are trusted.')
 
     def __init__(self, module, path):
         self.module = module
@@ -201,9 +208,37 @@ class ImageTask:
 
     # -- facts -----------------------------------------------------------
 
-    def facts(self, path=None, declared_format=None, backing_chain=False):
-        """Facts of an image (see :func:`._qemu_img.image_facts`)."""
-        return image_facts(self.qemu, path or self.path, declared_format=declared_format, backing_chain=backing_chain)
+    def facts(self, path=None, declared_format=None, backing_chain=False, inspection=None, allow=()):
+        """Facts of an image (see :func:`._qemu_img.image_facts`); with ``inspection``, qemu-img must agree with it."""
+        return image_facts(self.qemu, path or self.path, declared_format=declared_format, backing_chain=backing_chain,
+                           inspection=inspection, allow=allow)
+
+    def vet(self, path, claimed=None, allow_backing=False, own_backing=False):
+        """Inspect an image this task did not create, and every file of its backing chain, before qemu-img opens it.
+
+        Refuses (an :class:`._inspect.UnsafeImageError` naming every reason and
+        the fix) what is never acceptable (data files, extents, protocol names,
+        unknown features, polyglots, a format other than ``claimed``, ...) and,
+        unless ``allow_backing``, a backing file. ``own_backing`` accepts the
+        image's own backing file (an overlay whose base the task manages); the
+        base is vetted all the same, and may have a backing file of its own only
+        with ``allow_backing``. A backing file that does not exist ends the
+        chain. Returns the inspections, the image first; ``self.result``
+        gets the image's ``verdict``.
+        """
+        top_allow = BACKING if (allow_backing or own_backing) else ()
+        top = inspect(path, claimed_format=claimed, allow=top_allow)
+        self.result['verdict'] = top.verdict()
+        top.require_safe(top_allow, hints={'backing_file': self.backing_hint})
+        chain = [top]
+        if top.backing_path is not None and os.path.lexists(top.backing_path):
+            allow = BACKING if allow_backing else ()
+            for item in inspect_chain(top.backing_path, None, claimed_format=top.backing_format, allow=allow,
+                                      missing_ok=True):
+                item.require_safe(allow, hints={'backing_file': '%s is in the backing chain of %s. %s'
+                                                                % (item.path, path, self.backing_hint)})
+                chain.append(item)
+        return chain
 
     def describe(self, path=None):
         """Best-effort before-state of an existing file for a diff: what can be read of it, never a failure."""

@@ -91,6 +91,17 @@ options:
     type: str
     choices: ['no', safe, unsafe]
     default: 'no'
+  allow_backing_file:
+    description:
+      - Accept a base (O(backing_file)) that has a backing file of its own, making the overlay the top of a longer
+        chain.
+      - Before qemu-img opens any chain, every image in it is inspected in pure Python: names that qemu would read as
+        a protocol or as C(json:), external data files, VMDK extent files, unknown features and images that are two
+        formats at once are always refused. A backing file itself is refused unless this is set, since a hostile header
+        can name any file on the host, and every guest on the overlay would read it.
+      - The overlay's own backing file, O(backing_file), is of course accepted.
+    type: bool
+    default: false
 notes:
   - The overlay is created with the mode a new file gets from the umask unless O(mode) is set; O(owner), O(group),
     O(mode) and the SELinux options are applied before the overlay appears under its final name.
@@ -257,7 +268,9 @@ class CowImage(ImageTask):
                       % (self.backing, where))
         if kind not in (FILE, BLOCK_DEVICE):
             self.fail('The backing file %s%s is a %s, not an image.' % (self.backing, where, kind))
-        self.backing_facts = self.facts(self.backing_path, declared_format=self.params['backing_format'])
+        chain = self.vet(self.backing_path, claimed=self.params['backing_format'],
+                         allow_backing=self.params['allow_backing_file'])
+        self.backing_facts = self.facts(self.backing_path, inspection=chain[0], allow=self.allowed())
         self.backing_format = self.backing_facts['format']
         if self.size is not None and self.size < self.backing_facts['virtual_size']:
             self.fail('size %s is smaller than the backing file %s, which is %s; an overlay cannot be smaller than '
@@ -304,7 +317,10 @@ class CowImage(ImageTask):
         if found != 'qcow2':
             self.fail('%s exists but is a %s image, not a qcow2 overlay. Move it away, or remove it with state: absent '
                       'if its data is not needed.' % (self.path, found))
-        facts = self.facts(declared_format='qcow2')
+        # The overlay's own backing file is expected; the rest of its chain, data files and names qemu would read
+        # as protocols are vetted before qemu-img opens the chain to rebase or grow it.
+        chain = self.vet(self.path, claimed='qcow2', own_backing=True, allow_backing=self.params['allow_backing_file'])
+        facts = self.facts(inspection=chain[0], allow=('backing_file',))
         self.diff['before'] = {'path': self.path, 'state': 'present', 'backing_file': facts['backing_file'],
                                'backing_format': facts['backing_format'], 'virtual_size': facts['virtual_size']}
         self.diff['after'] = dict(self.diff['before'])
@@ -320,6 +336,9 @@ class CowImage(ImageTask):
 
         self.update_file_attributes()
         self.report_overlay(facts)
+
+    def allowed(self):
+        return ('backing_file',) if self.params['allow_backing_file'] else ()
 
     def explicit_cluster_size_differs(self, facts):
         return self.params['cluster_size'] is not None and facts.get('cluster_size') != self.cluster_size
@@ -386,6 +405,7 @@ def main():
             cluster_size=dict(type='str'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             rebase=dict(type='str', default='no', choices=['no', 'safe', 'unsafe']),
+            allow_backing_file=dict(type='bool', default=False),
         ),
         add_file_common_args=True,
         supports_check_mode=True,

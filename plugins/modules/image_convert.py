@@ -173,13 +173,11 @@ from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import
 class ImageConvert(ConvertTask):
 
     def inspect_source(self):
-        self.src_facts = self.facts(self.src, declared_format=self.params['src_format'])
-        self.src_format = self.src_facts['format']
-        self.refuse_chained_source(self.src_facts)
+        self.vet_source(self.params['src_format'])
 
     def wanted_record(self):
-        return source_record(self.src, src_format=self.src_format, dest_format=self.dest_format,
-                             compress=self.params['compress'], options=self.options)
+        return source_record(self.src, identity=self.source_identity(), src_format=self.src_format,
+                             dest_format=self.dest_format, compress=self.params['compress'], options=self.options)
 
 
 def main():

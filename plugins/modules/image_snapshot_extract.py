@@ -157,7 +157,7 @@ snapshot:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hypervisor.images.plugins.module_utils._convert import ConvertTask, convert_argument_spec
-from ansible_collections.hypervisor.images.plugins.module_utils._identity import file_identity, source_record
+from ansible_collections.hypervisor.images.plugins.module_utils._identity import source_record
 
 
 class SnapshotExtract(ConvertTask):
@@ -170,8 +170,7 @@ class SnapshotExtract(ConvertTask):
         self.snapshot = None
 
     def inspect_source(self):
-        self.src_facts = self.facts(self.src, declared_format=self.params['src_format'])
-        self.src_format = self.src_facts['format']
+        self.vet_source(self.params['src_format'])
         name = self.params['snapshot']
         matches = [snap for snap in self.src_facts['snapshots'] if snap.get('name') == name]
         if not matches:
@@ -185,13 +184,14 @@ class SnapshotExtract(ConvertTask):
                       % (self.src, len(matches), name, ', '.join(str(snap.get('id')) for snap in matches)))
         self.snapshot = matches[0]
         self.result['snapshot'] = self.snapshot
-        self.refuse_chained_source(self.src_facts)
 
     def wanted_record(self):
-        image = file_identity(self.src)
+        image = self.source_identity()
         identity = {'inode': image['inode'], 'device': image['device'], 'snapshot_id': self.snapshot.get('id'),
                     'snapshot_name': self.snapshot.get('name'), 'date_sec': self.snapshot.get('date_sec'),
                     'date_nsec': self.snapshot.get('date_nsec')}
+        if 'chain' in image:
+            identity['chain'] = image['chain']
         return source_record(self.src, identity=identity, src_format=self.src_format, dest_format=self.dest_format,
                              compress=self.params['compress'], options=self.options)
 

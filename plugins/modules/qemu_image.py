@@ -101,6 +101,17 @@ options:
       - Raw images have no metadata to check; O(repair) is refused for them.
     type: str
     choices: [leaks, all]
+  allow_backing_file:
+    description:
+      - Resize, check or repair an existing image that has a backing file (an overlay).
+      - Before qemu-img opens an existing image to change or check it, the image is inspected in pure Python, and so
+        is every image of its backing chain: external data files (which a resize would extend or truncate, wherever
+        they point), VMDK extent files, names that qemu would read as a protocol or as C(json:), unknown features and
+        images that are two formats at once are always refused. An image with a backing file is refused unless this is
+        set, since qemu-img opens the whole chain and a hostile header can name any file on the host.
+      - Creating an image and leaving an existing one as it is never open a backing file.
+    type: bool
+    default: false
 notes:
   - The image is created with the mode a new file gets from the umask unless O(mode) is set; O(owner), O(group), O(mode)
     and the SELinux options are applied before the image appears under its final name.
@@ -372,8 +383,12 @@ class QemuImage(ImageTask):
             self.module.warn('%s already exists; options only apply when an image is created, and these differ: %s.'
                              % (self.path, ', '.join(differences)))
 
+        resize = self.size is not None and self.size != current
+        if resize or self.params['repair'] or self.interrupted:
+            # qemu-img is about to open the image (and, to resize it, its backing chain) to change or check it.
+            self.vet(self.path, claimed=self.format, allow_backing=self.params['allow_backing_file'])
         self.check_and_repair()
-        if self.size is not None and self.size != current:
+        if resize:
             facts = self.resize(facts)
 
         self.update_file_attributes()
@@ -445,6 +460,7 @@ def main():
             options=dict(type='dict', default={}),
             allow_shrink=dict(type='bool', default=False),
             repair=dict(type='str', choices=['leaks', 'all']),
+            allow_backing_file=dict(type='bool', default=False),
         ),
         add_file_common_args=True,
         supports_check_mode=True,

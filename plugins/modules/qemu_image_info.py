@@ -20,6 +20,14 @@ description:
   - C(qemu-img info) runs with C(-U) (force-share), so images that running virtual machines hold open can be read, and
     under resource limits (1 GiB of address space, 30 s of CPU time), so a hostile header cannot exhaust the host.
   - A missing O(path) is not an error; the result has RV(exists=false).
+  - Before qemu-img runs, the file is inspected in pure Python (a few KiB of headers, bounded whatever the header
+    claims) and the result carries the inspector's RV(verdict). An image qemu-img should not open (an external data
+    file, VMDK extent files, a name qemu would read as a protocol or as C(json:), unknown features, two formats at
+    once, ...) is not opened: its facts are what its header says (RV(inspected_only=true)), with a warning, and the task
+    does not fail, so that a cache can be audited. With O(backing_chain), every image of the chain is inspected first,
+    and the chain is only opened with C(qemu-img info --backing-chain) when all of them are safe to open.
+  - Where qemu-img opens the file, what it reports must agree with the header check (no backing file, data file or
+    size it did not see); otherwise only the inspector's view is returned, with the disagreement in RV(verdict).
 author:
   - hypervisor.images contributors (@hypervisor-images)
 extends_documentation_fragment:
@@ -240,6 +248,43 @@ check:
       elements: str
       sample: [/usr/bin/qemu-img, check, --output=json, -U,
                'json:{"backing": null, "driver": "qcow2", "file": {"driver": "file", "filename": "/images/disk"}}']
+verdict:
+  description:
+    - What the pure-Python inspector found. RV(verdict.safe) is true when the image can be handed to qemu-img as it
+      is; a backing file or the corrupt bit make it false without being dangerous to read.
+  returned: when RV(exists=true)
+  type: dict
+  contains:
+    safe:
+      description: Whether the image is safe to open with nothing allowed.
+      type: bool
+      sample: false
+    reasons:
+      description: Why not, each with a C(code) (such as C(backing_file), C(data_file), C(protocol_name),
+        C(extent_file), C(polyglot)) and a C(message).
+      type: list
+      elements: dict
+      sample: [{code: backing_file, message: "the qcow2 header names backing file '../_base/u' (format raw)"}]
+    allowed:
+      description: Reasons the caller waived (always empty here).
+      type: list
+      elements: dict
+      sample: []
+    notes:
+      description: What the inspector noticed that refuses nothing (the dirty bit, an unknown optional extension).
+      type: list
+      elements: dict
+      sample: []
+detected_format:
+  description: The format the inspector found (for example C(iso), C(gpt) or C(mbr) where qemu-img would read V(raw)).
+  returned: when RV(exists=true)
+  type: str
+  sample: qcow2
+inspected_only:
+  description: True when qemu-img was not let open the image and the facts are what its header says.
+  returned: when RV(exists=true)
+  type: bool
+  sample: false
 backing_chain:
   description: Facts of every image in the chain, the image itself first, each with the keys above.
   returned: when O(backing_chain=true) and RV(exists=true)
@@ -257,6 +302,12 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
     MISSING,
     path_kind,
 )
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import (
+    ALLOWABLE,
+    UnsafeImageError,
+    inspect,
+    inspect_chain,
+)
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import (
     CHECKABLE,
     ImageNotFoundError,
@@ -265,6 +316,43 @@ from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
 from ansible_collections.hypervisor.images.plugins.module_utils._task import access_problem
+
+
+def inspected_facts(inspection):
+    """The facts the pure-Python inspector read, for an image that qemu-img is not let open."""
+    return {'path': inspection.path, 'format': inspection.qemu_format or inspection.format,
+            'virtual_size': inspection.virtual_size, 'actual_size': None, 'cluster_size': None,
+            'backing_file': inspection.backing_file, 'full_backing_file': inspection.backing_path,
+            'backing_format': inspection.backing_format, 'data_file': inspection.data_file,
+            'encrypted': inspection.encrypted, 'dirty': bool(inspection.details.get('dirty')), 'snapshots': [],
+            'format_specific': {}, 'verdict': inspection.verdict(), 'detected_format': inspection.format,
+            'inspected_only': True}
+
+
+def read_facts(qemu, path, declared, backing_chain, check):
+    """The facts of ``path``: from qemu-img where the inspector lets it open the file (and its chain), else its own.
+
+    A declared format the header contradicts fails, as it always has; every
+    other unsafe image is reported with its verdict, not opened.
+    """
+    inspection = inspect(path, claimed_format=declared)
+    if any(reason.code == 'format_mismatch' for reason in inspection.refusals()):
+        inspection.require_safe(ALLOWABLE)
+    if inspection.refusals(ALLOWABLE):
+        return inspected_facts(inspection)
+    chain = inspect_chain(path, None, claimed_format=declared, allow=ALLOWABLE, missing_ok=True) if backing_chain else []
+    unsafe_chain = any(item.refusals(ALLOWABLE) for item in chain)
+    try:
+        facts = image_facts(qemu, path, backing_chain=backing_chain and not unsafe_chain, inspection=inspection,
+                            allow=ALLOWABLE)
+    except UnsafeImageError:  # qemu-img sees what the header check did not: believe neither
+        return inspected_facts(inspection)
+    if unsafe_chain:
+        facts['backing_chain'] = [inspected_facts(item) for item in chain]
+    if check:
+        facts['check'] = qemu.check(path, facts['format']) if facts['format'] in CHECKABLE else None
+    facts.update(verdict=inspection.verdict(), detected_format=inspection.format, inspected_only=False)
+    return facts
 
 
 def main():
@@ -285,11 +373,8 @@ def main():
         if kind == DIRECTORY:
             module.fail_json(msg='%s is a directory, not an image: give the path of an image file inside it.' % path,
                              path=path)
-        qemu = QemuImg()
-        facts = image_facts(qemu, path, declared_format=module.params['format'],
-                            backing_chain=module.params['backing_chain'])
-        if module.params['check']:
-            facts['check'] = qemu.check(path, facts['format']) if facts['format'] in CHECKABLE else None
+        facts = read_facts(QemuImg(), path, module.params['format'], module.params['backing_chain'],
+                           module.params['check'])
     except ImageNotFoundError as exc:
         if path_kind(path) == MISSING:  # removed while we looked
             module.exit_json(changed=False, exists=False, path=path)
@@ -299,6 +384,9 @@ def main():
         module.fail_json(path=path, **exc.to_result())
     except OSError as exc:
         module.fail_json(msg=access_problem(exc, path, need='read'), path=path)
+    if facts['inspected_only']:
+        module.warn('%s was not opened with qemu-img: %s. Its facts are what the header says.'
+                    % (path, '; '.join(reason['message'] for reason in facts['verdict']['reasons'])))
     module.exit_json(changed=False, exists=True, **facts)
 
 

@@ -69,7 +69,7 @@ def test_relative_backing_is_resolved_against_the_overlay_and_kept(module):
     ({'cluster_size': '256'}, 'too small'),
     ({'size': '1M'}, 'smaller than the backing file'),
     ({'backing_file': None}, 'backing_file is required'),
-    ({'backing_format': 'qcow2'}, 'Image is not in qcow2 format'),
+    ({'backing_format': 'qcow2'}, 'declared as qcow2 but no qcow2 header was found'),
 ])
 def test_bad_input_writes_nothing(module, args, fragment):
     params = {'path': module.path, 'backing_file': module.raw_base}

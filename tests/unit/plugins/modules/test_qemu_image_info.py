@@ -56,12 +56,13 @@ def test_declared_raw_with_qcow2_header_fails(module, tmp_path):
     assert module.fake.calls == []
 
 
-def test_declared_qcow2_on_raw_fails_with_qemu_message(module, tmp_path):
+def test_declared_qcow2_on_raw_data_is_refused_before_qemu_img_runs(module, tmp_path):
     path = str(tmp_path / 'a')
     module.fake.make(path, 'raw', 1024)
     out = module({'path': path, 'format': 'qcow2'})
-    assert out.failed and 'Image is not in qcow2 format' in out.result['msg']
-    assert out.result['cmd'][1] == 'info' and out.result['rc'] == 1
+    assert out.failed and 'declared as qcow2 but no qcow2 header was found' in out.result['msg']
+    assert out.result['inspection']['verdict']['reasons'][0]['code'] == 'format_mismatch'
+    assert module.fake.calls == []
 
 
 def test_directory_fails(module, tmp_path):

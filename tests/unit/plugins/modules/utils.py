@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
+import subprocess
 
 from ansible_collections.hypervisor.images.tests.unit.plugins.fake_runner import FakeRunner
 
 QEMU = '/usr/bin/qemu-img'
+# The real qemu-img, which only makes the files the fake's commands would make.
+REAL_QEMU = shutil.which('qemu-img') or QEMU
 
 
 class ModuleExit(Exception):
@@ -56,9 +60,17 @@ class FakeQemuImg(FakeRunner):
         st = os.stat(path)
         return st.st_dev, st.st_ino
 
-    def make(self, path, fmt, size):
-        with open(path, 'wb') as handle:
-            handle.write(self.MAGIC[fmt].ljust(512, b'\0'))
+    def make(self, path, fmt, size, backing=None, backing_format=None):
+        """A file the inspector reads as ``fmt``: a real qcow2 image (made by qemu-img), or a sparse raw file."""
+        if fmt == 'qcow2':
+            argv = [REAL_QEMU, 'create', '-q', '-f', 'qcow2']
+            if backing:
+                argv += ['-u', '-b', backing, '-F', backing_format]
+            subprocess.run(argv + [path, str(max(size, 512))], check=True, stdout=subprocess.DEVNULL)
+        else:
+            with open(path, 'wb') as handle:
+                handle.write(self.MAGIC[fmt].ljust(512, b'\0'))
+                handle.truncate(max(size, 512))  # a sparse raw file of the virtual size, as qemu-img makes it
         self.sizes[self.key(path)] = size
 
     def answer(self, argv):
@@ -79,13 +91,16 @@ class FakeQemuImg(FakeRunner):
         fmt = argv[argv.index('-f') + 1]
         if command == 'create':
             backing = argv[argv.index('-b') + 1] if '-b' in argv else None
+            backing_format = argv[argv.index('-F') + 1] if backing else None
             resolved = os.path.join(os.path.dirname(path), backing) if backing else None
             size = int(argv[-1]) if argv[-1] != path else self.sizes[self.key(resolved)]
-            self.make(path, fmt, size)
+            self.make(path, fmt, size, backing=backing, backing_format=backing_format)
             if backing:
-                self.backing[self.key(path)] = (backing, argv[argv.index('-F') + 1], os.path.normpath(resolved))
+                self.backing[self.key(path)] = (backing, backing_format, os.path.normpath(resolved))
         elif command == 'resize':
             self.sizes[self.key(path)] = int(argv[-1])
+            if fmt == 'raw':
+                os.truncate(path, int(argv[-1]))
         elif command == 'convert':
             dest = argv[-1]
             self.make(dest, argv[argv.index('-O') + 1], self.sizes.get(self.key(argv[-2]), 0))
@@ -98,7 +113,8 @@ class FakeQemuImg(FakeRunner):
             actual = 'qcow2' if header.startswith(b'QFI') else 'raw'
             if fmt != actual and fmt != 'raw':
                 return 1, '', "qemu-img: Could not open '%s': Image is not in %s format" % (path, fmt)
-            info = {'filename': path, 'format': fmt, 'virtual-size': self.sizes.get(self.key(path), 0),
+            size = os.path.getsize(path) if fmt == 'raw' else self.sizes.get(self.key(path), 0)  # raw: its length
+            info = {'filename': path, 'format': fmt, 'virtual-size': size,
                     'actual-size': 4096, 'dirty-flag': False}
             if self.key(path) in self.backing:
                 recorded, backing_format, full = self.backing[self.key(path)]
