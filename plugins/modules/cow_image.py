@@ -95,7 +95,7 @@ options:
     description:
       - Accept a base (O(backing_file)) that has a backing file of its own, making the overlay the top of a longer
         chain.
-      - Before qemu-img opens any chain, every image in it is inspected in pure Python: names that qemu would read as
+      - Before qemu-img opens any chain, every image in it is inspected in pure Python; names that qemu would read as
         a protocol or as C(json:), external data files, VMDK extent files, unknown features and images that are two
         formats at once are always refused. A backing file itself is refused unless this is set, since a hostile header
         can name any file on the host, and every guest on the overlay would read it.

@@ -21,12 +21,12 @@ description:
     Python (qemu-img never runs), and relative backing names are resolved as qemu resolves them; so overlays on shared
     storage are seen whichever host made them. Entries are matched by device and inode, so symbolic links, hard links
     and other spellings of a path count.
-  - The cache's own entries count as users too: a base used only by another base that is itself removed in this run is
+  - The cache's own entries count as users too; a base used only by another base that is itself removed in this run is
     removed in the same run, and one used by a base that stays is kept.
   - An entry in use is kept and its users reported in RV(kept_in_use); an unused entry modified less than O(min_age)
     ago (by its modification time, as Nova) is kept and reported in RV(kept_young); the rest are removed.
   - Each removal takes the same lock that the modules writing the entry take (C(.NAME.lock) beside it), without
-    waiting: an entry being written right now (its lock held, or a temporary file of a writer beside it) is never
+    waiting; an entry being written right now (its lock held, or a temporary file of a writer beside it) is never
     removed and is reported in RV(kept_busy). Under the locks, the users are scanned again and the ages read again, so
     an overlay made meanwhile keeps its base. The entry goes with its source record and its lock file.
   - When a file under O(users) cannot be read, whether it uses an entry cannot be told, so the task fails and removes

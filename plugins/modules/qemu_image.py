@@ -105,7 +105,7 @@ options:
     description:
       - Resize, check or repair an existing image that has a backing file (an overlay).
       - Before qemu-img opens an existing image to change or check it, the image is inspected in pure Python, and so
-        is every image of its backing chain: external data files (which a resize would extend or truncate, wherever
+        is every image of its backing chain. External data files (which a resize would extend or truncate, wherever
         they point), VMDK extent files, names that qemu would read as a protocol or as C(json:), unknown features and
         images that are two formats at once are always refused. An image with a backing file is refused unless this is
         set, since qemu-img opens the whole chain and a hostile header can name any file on the host.

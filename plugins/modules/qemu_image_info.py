@@ -23,7 +23,7 @@ description:
   - Before qemu-img runs, the file is inspected in pure Python (a few KiB of headers, bounded whatever the header
     claims) and the result carries the inspector's RV(verdict). An image qemu-img should not open (an external data
     file, VMDK extent files, a name qemu would read as a protocol or as C(json:), unknown features, two formats at
-    once, ...) is not opened: its facts are what its header says (RV(inspected_only=true)), with a warning, and the task
+    once, ...) is not opened; its facts are what its header says (RV(inspected_only=true)), with a warning, and the task
     does not fail, so that a cache can be audited. With O(backing_chain), every image of the chain is inspected first,
     and the chain is only opened with C(qemu-img info --backing-chain) when all of them are safe to open.
   - Where qemu-img opens the file, what it reports must agree with the header check (no backing file, data file or
@@ -58,7 +58,7 @@ options:
         in RV(check).
       - The check only reads (C(-U), so an image in use can be checked, though a running guest may change it
         meanwhile) and runs under the same resource limits as C(qemu-img info). It reads the image's own metadata
-        only: the backing file is not opened. The task never reports a change.
+        only; the backing file is not opened. The task never reports a change.
       - Damage does not fail the task; test RV(check.corruptions) and RV(check.leaks). Repair leaks with
         M(hypervisor.images.qemu_image) (O(hypervisor.images.qemu_image#module:repair=leaks)).
       - Raw images have no metadata to check; for them RV(check) is V(null).
@@ -211,7 +211,7 @@ check:
       type: int
       sample: 0
     leaks:
-      description: Number of leaked clusters (allocated but unused: wasted space, not damage).
+      description: Number of leaked clusters (allocated but unused, which wastes space but is no damage).
       type: int
       sample: 2
     check_errors:
