@@ -210,4 +210,3 @@ def require_complete(scan):
             'An entry one of them uses would look unused, so nothing was removed. Run the task as a user that may '
             'read them (become), or leave their directories out of users.'
             % (len(scan.unreadable), '; '.join(shown), ' and %d more' % more if more else ''))
-

@@ -56,8 +56,8 @@ def test_four_steps(run_module, tree):
     assert check['removed'] == real['removed'] == [old]
     assert check['bytes_freed'] == real['bytes_freed'] > 0
     assert check['diff'] == real['diff']
-    assert real['diff']['before']['entries'] == sorted(str(tree / '_base' / name)
-                                                      for name in ('old.raw', 'used.raw', 'young.raw'))
+    names = ('old.raw', 'used.raw', 'young.raw')
+    assert real['diff']['before']['entries'] == sorted(str(tree / '_base' / name) for name in names)
     assert old not in real['diff']['after']['entries']
     assert real['kept_in_use'] == {str(tree / '_base' / 'used.raw'): [str(tree / 'vm1' / 'disk')]}
     assert real['kept_young'] == [str(tree / '_base' / 'young.raw')]
