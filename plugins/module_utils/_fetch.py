@@ -387,8 +387,8 @@ def choose_compression(mode, header, filename, name):
         hinted = compression_from_name(filename)
         if hinted and found != hinted:
             raise FetchError('%s ends in .%s but its data is not %s-compressed (it starts with %r). Set decompress: '
-                             'none to take the data as it is, or check the URL.' % (name, hinted, hinted,
-                                                                                  bytes(header[:8])))
+                             'none to take the data as it is, or check the URL.'
+                             % (name, hinted, hinted, bytes(header[:8])))
         return found
     if found != mode:
         raise FetchError('decompress: %s, but the data of %s is not %s-compressed (it starts with %r). Set decompress: '
@@ -428,8 +428,7 @@ class Decompressor:
     def feed(self, data):
         """Yield the output of ``data`` in pieces of at most CHUNK bytes."""
         try:
-            for piece in self._feed(data):
-                yield piece
+            yield from self._feed(data)
         except (zlib.error, OSError, EOFError, lzma.LZMAError) as exc:
             raise self._broken(exc)
 

@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 # Copyright (c) hypervisor.images contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A small HTTP server on 127.0.0.1 for the image_fetch tests and benchmark.
 
-    serve.py --root DIR --port-file FILE [--pid-file FILE] [--lifetime SECONDS]
+    python serve.py --root DIR --port-file FILE [--pid-file FILE] [--lifetime SECONDS]
 
 It serves the files of DIR (sendfile, so it is not the bottleneck) with an
 ETag and a Last-Modified, and honours If-None-Match and If-Modified-Since.
