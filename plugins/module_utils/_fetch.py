@@ -76,8 +76,8 @@ def url_problem(url):
                 % (mask_url(url), parts.scheme, ', '.join(SCHEMES)))
     if parts.scheme == 'file':
         if parts.netloc not in ('', 'localhost'):
-            return 'url: %s names the host %r; file URLs name a file on the managed host (file:///path)' % (
-                url, parts.netloc)
+            return ('url: %s names a host; file URLs name a file on the managed host (file:///path)'
+                    % mask_url(url))
         if not parts.path.startswith('/'):
             return 'url: %s has no absolute path (file:///path)' % url
     elif not parts.netloc:
@@ -277,6 +277,9 @@ def request(module, url, method='GET', validators=None, headers=None, timeout=10
         rsp.close()
     if status == 304 and validators:
         return Response(url, 304, **kwargs)
+    if method == 'HEAD' and status in (405, 501):
+        # A server that does not take HEAD cannot tell check mode whether the image changed.
+        return Response(url, status, **kwargs)
     if status == -1:
         raise FetchError('Cannot fetch %s: %s (timeout: %s s). Check the URL, the network and the server (or raise '
                          'timeout); nothing was written.' % (mask_url(url), info.get('msg'), timeout))

@@ -657,6 +657,9 @@ class ImageFetch(ImageTask):
 
 def changed_since(name, recorded, response):
     """Why a conditional request did not answer 304, for ``reason``."""
+    if response.status != 200:
+        return ('%s does not answer HEAD (HTTP %s), so check mode cannot ask whether the image changed; a real run '
+                'asks with a conditional GET' % (name, response.status))
     if not recorded.get('etag') and not recorded.get('last_modified'):
         return ('%s gave no ETag or Last-Modified when it was fetched, so it was downloaded again to compare checksums'
                 % name)

@@ -106,6 +106,15 @@ def test_without_a_checksum_a_conditional_request_decides(module, server):
     assert server.requests() == {'GET /a.qcow2': 2, 'HEAD /a.qcow2': 1}
 
 
+def test_check_mode_says_so_when_a_server_does_not_answer_head(module, server):
+    args = dict(url=server.url('nohead/a.qcow2'), dest=module.dest)
+    module(args)
+    check = module(args, check_mode=True)
+    assert check.result['changed'] is True and 'does not answer HEAD (HTTP 405)' in check.result['reason']
+    assert module(args).result['changed'] is False  # the conditional GET answers 304
+    assert server.requests() == {'GET /nohead/a.qcow2': 2, 'HEAD /nohead/a.qcow2': 1}
+
+
 def test_a_changed_image_on_the_server_is_fetched_again(module, server):
     args = dict(url=server.url('a.qcow2'), dest=module.dest)
     module(args)

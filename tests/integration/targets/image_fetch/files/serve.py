@@ -13,6 +13,7 @@ so that a test that dies cannot leave it running. Paths:
 
     /NAME                       DIR/NAME
     /plain/NAME                 DIR/NAME without ETag and Last-Modified
+    /nohead/NAME                DIR/NAME, but HEAD answers 405
     /status/CODE/NAME           an answer with status CODE and no image
     /stall/SECONDS/NAME         wait SECONDS before answering
     /stall-body/SECONDS/NAME    send the headers and 64 KiB of DIR/NAME, then wait SECONDS
@@ -59,6 +60,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         validators, stall_body = True, 0
         if parts[0] == 'plain':
             validators, parts = False, parts[1:]
+        elif parts[0] == 'nohead':
+            if not body:
+                return self.send_bytes(405, b'no HEAD here\n', body)
+            parts = parts[1:]
         elif parts[0] == 'status' and len(parts) > 2:
             return self.send_bytes(int(parts[1]), b'status %s on purpose\n' % parts[1].encode(), body)
         elif parts[0] == 'stall' and len(parts) > 2:
