@@ -67,8 +67,9 @@ options:
       - The checksum the downloaded bytes must have, as C(ALGORITHM:DIGEST) (for example
         V(sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08)), with any algorithm Python's
         C(hashlib) offers on the managed host (V(sha256), V(sha512), V(sha1), V(md5), V(blake2b), ...).
-      - Or C(ALGORITHM:URL) of a list of checksums in the format of C(sha256sum) (C(DIGEST  NAME)) or BSD (C(SHA256
-        (NAME) = DIGEST)), or holding a single digest, as M(ansible.builtin.get_url) takes it. The digest of the file
+      - Or C(ALGORITHM:URL) of a list of checksums in the format of C(sha256sum) (lines C(DIGEST  NAME)) or of
+        C(sha256sum --tag) (BSD lines of the algorithm, the file name in parentheses, C(=) and the digest), or holding a
+        single digest, as M(ansible.builtin.get_url) takes it. The digest of the file
         name O(url) ends in is used; the list is fetched on every run (one small request) and may be at most 1 MiB.
       - The checksum is of the bytes downloaded, before they are decompressed, as get_url computes it.
       - A download whose checksum differs is refused. Without O(checksum) the SHA-256 of the download is computed,
@@ -143,7 +144,7 @@ options:
     default: true
   force:
     description:
-      - Always fetch, even when O(dest) already holds the image, and replace an O(dest) that this module did not
+      - Always fetch, even when O(dest) already holds the image, and replace a O(dest) that this module did not
         fetch. Sends C(Cache-Control) V(no-cache).
     type: bool
     default: false
