@@ -33,6 +33,7 @@ import lzma
 import os
 import queue
 import re
+import socket
 import stat
 import threading
 import zlib
@@ -221,7 +222,8 @@ class Response:
         try:
             return self._handle.readinto(buffer)
         except (OSError, http.client.HTTPException) as exc:
-            reason = 'no data for longer than the timeout' if isinstance(exc, TimeoutError) else exc
+            # socket.timeout, not TimeoutError: they are one class only from Python 3.10 on
+            reason = 'no data for longer than the timeout' if isinstance(exc, socket.timeout) else exc
             raise FetchError('The download of %s stopped: %s. Nothing was written; check the server and the network, '
                              'or raise timeout, and run the task again.' % (mask_url(self.url), reason))
 
