@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-BENCHMARKS = ('image_convert', 'sparse_copy')
+BENCHMARKS = ('image_convert', 'image_fetch', 'sparse_copy')
 
 
 def _importable_collection():
