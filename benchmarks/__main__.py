@@ -8,7 +8,7 @@ import importlib
 import os
 import sys
 
-BENCHMARKS = ('image_convert', 'sparse_copy', 'cache_prune')
+BENCHMARKS = ('image_convert', 'image_fetch', 'sparse_copy', 'cache_prune')
 
 
 def _importable_collection():

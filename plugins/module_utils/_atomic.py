@@ -23,6 +23,7 @@ destination, so leftovers of killed runs can be removed safely.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -337,3 +338,18 @@ class AtomicFile:
         elif exc_type is not None:
             self.discard()
         return False
+
+
+@contextlib.contextmanager
+def scratch_file(dest, mode=None):
+    """A temporary file beside ``dest`` for work before the atomic write, removed on leaving the block.
+
+    It is named like :class:`AtomicFile`'s temporary files, so the next writer
+    of ``dest`` removes it as stale if the run is killed. Renaming it away
+    inside the block (into an AtomicFile's temporary path) keeps its data.
+    """
+    tmp = AtomicFile(dest, mode=mode).create()
+    try:
+        yield tmp.path
+    finally:
+        tmp.discard()

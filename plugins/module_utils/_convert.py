@@ -25,7 +25,8 @@ trust, and both decide "nothing to do" from a source record kept on ``dest``
 Before writing, ``qemu-img measure`` tells how many bytes the result needs;
 less free space in the destination's file system fails the task with the
 numbers. The cache mode ``auto`` probes the destination directory for O_DIRECT
-(as Nova does) and picks ``none`` or ``writeback``.
+(as Nova does) and picks ``none`` or ``writeback``. :class:`Conversion` holds
+these steps of one conversion; image_fetch runs it too, for ``to_raw``.
 """
 
 from __future__ import annotations
@@ -82,6 +83,72 @@ def choose_cache_mode(requested, directory):
     if requested != 'auto':
         return requested
     return 'none' if direct_io_supported(directory) else 'writeback'
+
+
+def require_headroom(dest, required, what, basis, check=True):
+    """Raise a TaskError when the file system that will hold ``dest`` has less than ``required`` bytes free.
+
+    ``what`` says what would be written (``convert SRC``), ``basis`` where the
+    figure comes from (``qemu-img measure``); ``check`` false skips the check.
+    """
+    if not check:
+        return
+    directory = os.path.dirname(dest)
+    usage = fs_usage(directory)
+    if required <= usage['free']:
+        return
+    raise TaskError('Not enough space to %s into %s: the result needs %s according to %s, and the file system holding '
+                    '%s has %s free, %s short. Free some space, write elsewhere, or set check_free_space: false if '
+                    'this file system compresses or deduplicates. Nothing was written.'
+                    % (what, dest, human_and_bytes(required), basis, directory, human_and_bytes(usage['free']),
+                       human_and_bytes(required - usage['free'])), dest)
+
+
+class Conversion:
+    """One ``qemu-img convert`` of ``src`` into a temporary file beside ``dest``: the space it needs, its cache mode,
+    its command line.
+
+    ``flags`` are QemuImg.convert's other keyword arguments (compress,
+    parallel, out_of_order); ``options`` and ``snapshot`` shape the measure too.
+    """
+
+    def __init__(self, qemu, src, src_format, dest, dest_format, options=None, snapshot=None, **flags):
+        self.qemu = qemu
+        self.src = src
+        self.src_format = src_format
+        self.dest = dest
+        self.dest_format = dest_format
+        self.options = dict(options or {})
+        self.snapshot = snapshot
+        self.flags = flags
+        self.cache_mode = None
+
+    def required_bytes(self):
+        """Bytes the result needs, from qemu-img measure (with preallocation: all of it)."""
+        measured = self.qemu.measure(self.src, self.src_format, self.dest_format, options=self.options,
+                                     snapshot=self.snapshot)
+        if str(self.options.get('preallocation', 'off')) in ('full', 'falloc'):
+            return measured['fully-allocated']
+        return measured['required']
+
+    def check_headroom(self, required, action, check=True, what=None):
+        """Fail unless the ``required`` bytes measured fit beside ``dest`` (see :func:`require_headroom`)."""
+        require_headroom(self.dest, required, '%s %s' % (action, what or self.src), 'qemu-img measure', check)
+
+    def choose_cache_mode(self, requested):
+        """Resolve ``auto`` with the O_DIRECT probe (its file is always removed, so check mode runs it too)."""
+        self.cache_mode = choose_cache_mode(requested, os.path.dirname(self.dest))
+        return self.cache_mode
+
+    def _kwargs(self):
+        return dict(self.flags, cache_mode=self.cache_mode, options=self.options, snapshot=self.snapshot)
+
+    def argv(self, target):
+        return self.qemu.convert_argv(self.src, target, self.src_format, self.dest_format, **self._kwargs())
+
+    def run(self, target):
+        """Convert into ``target`` (the temporary file); returns the CommandResult."""
+        return self.qemu.convert(self.src, target, self.src_format, self.dest_format, **self._kwargs())
 
 
 class ConvertTask(ImageTask):
@@ -233,45 +300,23 @@ class ConvertTask(ImageTask):
                             'nothing writes to the source.' % (self.src, self.path), self.src)
         return wanted
 
-    def required_bytes(self):
-        """Bytes the result needs, from qemu-img measure (with preallocation: all of it)."""
-        measured = self.qemu.measure(self.src, self.src_format, self.dest_format, options=self.options,
-                                     **self.convert_kwargs())
-        if str(self.options.get('preallocation', 'off')) in ('full', 'falloc'):
-            return measured['fully-allocated']
-        return measured['required']
-
-    def check_headroom(self, required):
-        usage = fs_usage(os.path.dirname(self.path))
-        self.result['required_bytes'] = required
-        if not self.params['check_free_space'] or required <= usage['free']:
-            return
-        self.fail('Not enough space to %s %s into %s: the result needs %s according to qemu-img measure, and the '
-                  'file system holding %s has %s free, %s short. Free some space, write elsewhere, or set '
-                  'check_free_space: false if this file system compresses or deduplicates. Nothing was written.'
-                  % (self.action, self.src, self.path, human_and_bytes(required), os.path.dirname(self.path),
-                     human_and_bytes(usage['free']), human_and_bytes(required - usage['free'])))
-
     def convert(self, wanted, reason):
         self.result['reason'] = reason
-        self.check_headroom(self.required_bytes())
+        conversion = Conversion(self.qemu, self.src, self.src_format, self.path, self.dest_format, options=self.options,
+                                compress=self.params['compress'], parallel=self.params['parallel'],
+                                out_of_order=self.params['out_of_order'], **self.convert_kwargs())
+        self.result['required_bytes'] = conversion.required_bytes()
+        conversion.check_headroom(self.result['required_bytes'], self.action, self.params['check_free_space'])
         self.result['changed'] = True
         virtual_size = (self.src_facts or {}).get('virtual_size')
         self.diff['after'] = {'path': self.path, 'state': 'present', 'format': self.dest_format,
                               'virtual_size': virtual_size, 'source': self.src}
-        kwargs = dict(compress=self.params['compress'], options=self.options, parallel=self.params['parallel'],
-                      out_of_order=self.params['out_of_order'], **self.convert_kwargs())
-        # The O_DIRECT probe removes its file, so check mode runs it too and reports what would run.
-        cache_mode = choose_cache_mode(self.params['cache_mode'], os.path.dirname(self.path))
-        self.result['cache_mode'] = cache_mode
+        self.result['cache_mode'] = conversion.choose_cache_mode(self.params['cache_mode'])
         if self.module.check_mode:
-            self.result['cmd'] = self.qemu.convert_argv(self.src, self.path, self.src_format, self.dest_format,
-                                                        cache_mode=cache_mode, **kwargs)
+            self.result['cmd'] = conversion.argv(self.path)
             self.result.update({'format': self.dest_format, 'virtual_size': virtual_size, 'actual_size': None})
             return
-        result = self.write_atomically(
-            lambda tmp: self.qemu.convert(self.src, tmp, self.src_format, self.dest_format, cache_mode=cache_mode,
-                                          **kwargs),
-            record=lambda produced: self.unchanged(wanted), what=self.action)
+        result = self.write_atomically(conversion.run, record=lambda produced: self.unchanged(wanted),
+                                       what=self.action)
         self.result['cmd'] = result.cmd
         self.report(self.facts(declared_format=self.dest_format))

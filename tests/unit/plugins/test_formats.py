@@ -11,7 +11,7 @@ from ansible.module_utils import basic
 from ansible_collections.hypervisor.images.plugins.doc_fragments.convert import ModuleDocFragment as ConvertDocs
 from ansible_collections.hypervisor.images.plugins.doc_fragments.qemu_img import ModuleDocFragment as QemuImgDocs
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CACHE_MODES, FORMATS
-from ansible_collections.hypervisor.images.plugins.modules import cow_image, image_convert, qemu_image
+from ansible_collections.hypervisor.images.plugins.modules import cow_image, image_convert, image_fetch, qemu_image
 
 
 class Captured(Exception):
@@ -30,14 +30,21 @@ def argument_spec(module, monkeypatch):
 
 @pytest.mark.parametrize('module, option', [
     (qemu_image, 'format'), (cow_image, 'backing_format'), (image_convert, 'src_format'),
-    (image_convert, 'dest_format'),
+    (image_convert, 'dest_format'), (image_fetch, 'format'), (image_fetch, 'allowed_formats'),
 ])
 def test_format_options_take_the_one_list(module, option, monkeypatch):
     assert argument_spec(module, monkeypatch)[option]['choices'] == list(FORMATS)
 
 
-def test_cache_modes_take_the_one_list(monkeypatch):
-    assert argument_spec(image_convert, monkeypatch)['cache_mode']['choices'] == ['auto'] + list(CACHE_MODES)
+@pytest.mark.parametrize('module', [image_convert, image_fetch])
+def test_cache_modes_take_the_one_list(module, monkeypatch):
+    assert argument_spec(module, monkeypatch)['cache_mode']['choices'] == ['auto'] + list(CACHE_MODES)
+
+
+def test_image_fetch_docs_render_the_same_lists():
+    options = yaml.safe_load(image_fetch.DOCUMENTATION)['options']
+    assert options['format']['choices'] == options['allowed_formats']['choices'] == list(FORMATS)
+    assert options['cache_mode']['choices'] == ['auto'] + list(CACHE_MODES)
 
 
 def test_doc_fragments_render_the_same_lists():

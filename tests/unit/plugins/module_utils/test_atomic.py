@@ -18,6 +18,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
     DeviceLock,
     lock_path_for,
     remove_stale_temps,
+    scratch_file,
 )
 
 
@@ -188,3 +189,32 @@ def test_device_lock_is_exclusive(tmp_path):
     with DeviceLock(path):
         pass
     assert os.listdir(str(tmp_path)) == ['dev']
+
+
+def test_scratch_file_is_removed_on_leaving_and_on_failure(tmp_path):
+    dest = str(tmp_path / 'disk.img')
+    with scratch_file(dest) as path:
+        assert os.path.basename(path).startswith('.disk.img.') and path.endswith('.part')
+        assert os.path.dirname(path) == str(tmp_path)
+    assert listing(tmp_path) == []
+    with pytest.raises(RuntimeError):
+        with scratch_file(dest) as path:
+            raise RuntimeError('boom')
+    assert listing(tmp_path) == []
+
+
+def test_scratch_file_renamed_into_an_atomic_file_keeps_its_data(tmp_path):
+    dest = str(tmp_path / 'disk.img')
+    with scratch_file(dest) as path:
+        with open(path, 'wb') as handle:
+            handle.write(b'data')
+        with AtomicFile(dest) as tmp:
+            os.rename(path, tmp.path)
+    assert listing(tmp_path) == ['disk.img']
+    assert open(dest, 'rb').read() == b'data'
+
+
+def test_a_scratch_file_left_by_a_killed_run_is_stale(tmp_path):
+    dest = str(tmp_path / 'disk.img')
+    with scratch_file(dest) as path:
+        assert remove_stale_temps(dest) == [path]

@@ -86,9 +86,9 @@ def test_an_entry_being_written_is_never_removed(run_module, tree):
 
 
 def test_its_record_and_lock_file_go_with_it(run_module, tree):
-    old = tree / '_base' / 'old.raw'
     (tree / '_base' / '.old.raw.source.json').write_text('{}')
-    run(run_module, tree)
+    out = run(run_module, tree)
+    assert out.result['removed'] == [str(tree / '_base' / 'old.raw')]
     assert sorted(os.listdir(str(tree / '_base'))) == ['used.raw', 'young.raw']
 
 
