@@ -263,7 +263,7 @@ duration:
   type: float
   sample: 12.731
 verdict:
-  description: What the inspection found.
+  description: What the pure-Python inspector (and qemu-img, which must agree with it) found.
   returned: when an image was inspected (also when it was refused)
   type: dict
   contains:
@@ -272,10 +272,20 @@ verdict:
       type: bool
       sample: true
     reasons:
-      description: Why it may not (empty when it may).
+      description: Why it may not (empty when it may), each with a C(code) and a C(message).
       type: list
-      elements: str
-      sample: ["it names a backing file, /etc/shadow"]
+      elements: dict
+      sample: [{code: backing_file, message: "the qcow2 header names backing file '/etc/shadow' (format raw)"}]
+    allowed:
+      description: Reasons waived (always empty here).
+      type: list
+      elements: dict
+      sample: []
+    notes:
+      description: What the inspector noticed that refuses nothing.
+      type: list
+      elements: dict
+      sample: []
     format:
       description: The format it was judged as.
       type: str
@@ -358,7 +368,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fs import (
     path_kind,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import read_record, write_record
-from ansible_collections.hypervisor.images.plugins.module_utils._inspect import DETECTABLE_FORMATS, detect_format
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import UnsafeImageError, inspect
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import CACHE_MODES, FORMATS, QemuImgError
 from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
@@ -611,49 +621,36 @@ class ImageFetch(ImageTask):
     # -- inspection ------------------------------------------------------
 
     def judge(self, path):
-        """The verdict on ``path``, returned; the task fails (nothing written) unless it is safe."""
-        verdict = self.vet_image(path, self.params['format'])
+        """The verdict on ``path`` (see :mod:`._inspect`), returned; the task fails (nothing written) unless it is safe.
+
+        Unsafe: whatever the inspector refuses (a backing file, a data file,
+        extents, a protocol name, a format other than the claimed one, a qcow2
+        claimed raw among them, ...), a format outside allowed_formats, and an
+        image that resource-limited ``qemu-img info -f FORMAT`` does not read
+        as the inspector does.
+        """
+        inspection = inspect(path, claimed_format=self.params['format'])
+        fmt = inspection.qemu_format or inspection.format
+        verdict = inspection.verdict()
+        if fmt not in self.params['allowed_formats']:
+            verdict['reasons'].append({'code': 'format_not_allowed', 'message': 'its format %s is not in '
+                                       'allowed_formats (%s)' % (fmt, ', '.join(self.params['allowed_formats']))})
+        if not verdict['reasons'] and not inspection.refusals():
+            try:
+                self.facts(path, inspection=inspection)
+            except UnsafeImageError:
+                verdict = inspection.verdict()  # with qemu-img's disagreement
+            except QemuImgError as exc:
+                verdict['reasons'].append({'code': 'qemu_disagrees', 'message': 'qemu-img does not read it as %s: %s'
+                                           % (fmt, exc.msg)})
+        verdict['safe'] = not verdict['reasons']
+        verdict['format'] = fmt
         self.result['verdict'] = verdict
         if not verdict['safe']:
             self.fail('The image from %s was refused: %s. Nothing was written and %s is as it was. Fetch only images '
                       'you can trust; if this one really is of another format, set format and allowed_formats to it.'
-                      % (self.name, '; '.join(verdict['reasons']), self.path))
+                      % (self.name, '; '.join(reason['message'] for reason in verdict['reasons']), self.path))
         return verdict
-
-    def vet_image(self, path, claimed):
-        """Whether the image at ``path``, claimed to be ``claimed`` (or None), may be taken.
-
-        Returns ``{'safe': bool, 'reasons': [str, ...], 'format': str}``:
-        ``reasons`` is empty exactly when ``safe``; ``format`` is what the
-        image was judged as (the claimed one, or the header's when they
-        disagree or none was claimed). Unsafe: a header that names another
-        format than the claimed one (a qcow2 claimed raw among them), a format
-        outside allowed_formats, an image resource-limited ``qemu-img info -f
-        FORMAT`` does not read as that format, or one that names a backing
-        file or an external data file.
-        """
-        reasons = []
-        detected = detect_format(path)
-        fmt = claimed or detected
-        # Formats the header magic cannot tell (a fixed VHD, say) read as raw; qemu-img decides those.
-        if claimed and claimed != detected and (detected != 'raw' or claimed in DETECTABLE_FORMATS):
-            why = (' (a raw disk that carries a qcow2 header is how a host is made to read its own files)'
-                   if claimed == 'raw' else '')
-            reasons.append('it was claimed to be %s, but its header says %s%s' % (claimed, detected, why))
-            fmt = detected
-        allowed = self.params['allowed_formats']
-        if fmt not in allowed:
-            reasons.append('its format %s is not in allowed_formats (%s)' % (fmt, ', '.join(allowed)))
-        if not reasons:
-            try:
-                facts = self.facts(path, declared_format=fmt)
-            except QemuImgError as exc:
-                reasons.append('qemu-img does not read it as %s: %s' % (fmt, exc.msg))
-            else:
-                for key, what in (('backing_file', 'a backing file'), ('data_file', 'an external data file')):
-                    if facts.get(key):
-                        reasons.append('it names %s, %s, which qemu would read along with it' % (what, facts[key]))
-        return {'safe': not reasons, 'reasons': reasons, 'format': fmt}
 
 
 def changed_since(name, recorded, response):

@@ -74,7 +74,7 @@ def test_four_steps_with_a_checksum_and_no_request_on_re_runs(module, server):
     real, again = steps[1].result, steps[2].result
     assert real['format'] == 'qcow2' and real['checksum'] == args['checksum']
     assert real['downloaded'] == os.path.getsize(module.image) and real['bytes_per_second'] > 0
-    assert real['verdict'] == {'safe': True, 'reasons': [], 'format': 'qcow2'}
+    assert real['verdict']['safe'] and real['verdict']['reasons'] == [] and real['verdict']['format'] == 'qcow2'
     assert real['record'] == 'xattr' and real['duration'] >= 0
     assert 'downloaded' not in again and 'verdict' not in again
     assert open(module.dest, 'rb').read() == open(module.image, 'rb').read()
@@ -290,15 +290,17 @@ def test_a_wrong_checksum_leaves_an_existing_image_alone(module):
 
 
 @pytest.mark.parametrize('claimed, source, reason', [
-    ('raw', 'qcow2', 'it was claimed to be raw, but its header says qcow2 (a raw disk that carries a qcow2 header'),
-    ('qcow2', 'raw', 'it was claimed to be qcow2, but its header says raw'),
+    ('raw', 'qcow2', 'it was declared as raw but its header says qcow2: read as raw, a guest would see that header'),
+    ('qcow2', 'raw', 'it was declared as qcow2 but no qcow2 header was found'),
 ])
 def test_a_claimed_format_the_header_denies_is_refused(module, claimed, source, reason):
     path = os.path.join(module.srv, 'image')
     module.fake.make(path, source, MiB)
     out = module(dict(url='file://' + path, dest=module.dest, format=claimed))
     refused(module, out, reason)
-    assert out.result['verdict']['safe'] is False and out.result['verdict']['reasons'][0].startswith(reason)
+    assert out.result['verdict']['safe'] is False
+    assert out.result['verdict']['reasons'][0]['message'].startswith(reason)
+    assert out.result['verdict']['reasons'][0]['code'] == 'format_mismatch'
 
 
 def test_a_format_outside_allowed_formats_is_refused_without_running_qemu_img(module):
@@ -311,8 +313,9 @@ def test_a_format_outside_allowed_formats_is_refused_without_running_qemu_img(mo
 
 
 @pytest.mark.parametrize('key, value, reason', [
-    ('backing-filename', '/etc/shadow', 'it names a backing file, /etc/shadow'),
-    ('format-specific', {'type': 'qcow2', 'data': {'data-file': '/dev/sda'}}, 'it names an external data file, /dev/sda'),
+    ('backing-filename', '/etc/shadow', "qemu-img info reports a backing file '/etc/shadow' that the header check"),
+    ('format-specific', {'type': 'qcow2', 'data': {'data-file': '/dev/sda'}},
+     "qemu-img info reports an external data file '/dev/sda'"),
 ])
 def test_an_image_that_names_other_files_is_refused(module, key, value, reason):
     answer = module.fake.answer

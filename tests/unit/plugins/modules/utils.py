@@ -113,7 +113,9 @@ class FakeQemuImg(FakeRunner):
             actual = 'qcow2' if header.startswith(b'QFI') else 'raw'
             if fmt != actual and fmt != 'raw':
                 return 1, '', "qemu-img: Could not open '%s': Image is not in %s format" % (path, fmt)
-            size = os.path.getsize(path) if fmt == 'raw' else self.sizes.get(self.key(path), 0)  # raw: its length
+            size = os.path.getsize(path) if fmt == 'raw' else self.sizes.get(self.key(path))  # raw: its length
+            if size is None:  # an image the fake did not make: what its qcow2 header says
+                size = struct.unpack('>Q', open(path, 'rb').read(32)[24:32])[0]
             info = {'filename': path, 'format': fmt, 'virtual-size': size,
                     'actual-size': 4096, 'dirty-flag': False}
             if self.key(path) in self.backing:
