@@ -213,7 +213,7 @@ class ImageTask:
         return image_facts(self.qemu, path or self.path, declared_format=declared_format, backing_chain=backing_chain,
                            inspection=inspection, allow=allow)
 
-    def vet(self, path, claimed=None, allow_backing=False, own_backing=False):
+    def vet(self, path, claimed=None, allow_backing=False, own_backing=False, chain=True):
         """Inspect an image this task did not create, and every file of its backing chain, before qemu-img opens it.
 
         Refuses (an :class:`._inspect.UnsafeImageError` naming every reason and
@@ -223,22 +223,23 @@ class ImageTask:
         image's own backing file (an overlay whose base the task manages); the
         base is vetted all the same, and may have a backing file of its own only
         with ``allow_backing``. A backing file that does not exist ends the
-        chain. Returns the inspections, the image first; ``self.result``
-        gets the image's ``verdict``.
+        chain. Without ``chain`` (for commands that open the image alone),
+        only the image itself is inspected. Returns the inspections, the image
+        first; ``self.result`` gets the image's ``verdict``.
         """
         top_allow = BACKING if (allow_backing or own_backing) else ()
         top = inspect(path, claimed_format=claimed, allow=top_allow)
         self.result['verdict'] = top.verdict()
         top.require_safe(top_allow, hints={'backing_file': self.backing_hint})
-        chain = [top]
-        if top.backing_path is not None and os.path.lexists(top.backing_path):
+        inspections = [top]
+        if chain and top.backing_path is not None and os.path.lexists(top.backing_path):
             allow = BACKING if allow_backing else ()
             for item in inspect_chain(top.backing_path, None, claimed_format=top.backing_format, allow=allow,
                                       missing_ok=True):
                 item.require_safe(allow, hints={'backing_file': '%s is in the backing chain of %s. %s'
                                                                 % (item.path, path, self.backing_hint)})
-                chain.append(item)
-        return chain
+                inspections.append(item)
+        return inspections
 
     def describe(self, path=None):
         """Best-effort before-state of an existing file for a diff: what can be read of it, never a failure."""

@@ -18,6 +18,8 @@ description:
     format as the driver of an explicit image specification instead, with the file opened as a plain file (never read
     as a protocol) and without its backing file, which a snapshot does not need. A backing file named in the header is
     therefore never opened, not even a hostile one.
+  - The image is inspected in pure Python first; one the safety checks refuse (an external data file, a backing name
+    qemu would read as a protocol, unknown features, ...) fails the task and nothing runs.
   - A snapshot is written into the image, so it is never taken with C(-U) (force-share). An image that another process
     holds open (a running virtual machine, C(qemu-nbd), C(qemu-io)) makes the task fail and changes nothing; take
     snapshots of running guests through libvirt (C(virsh snapshot-create)) instead.
@@ -162,6 +164,7 @@ class ImageSnapshot(ImageTask):
         super(ImageSnapshot, self).__init__(module, module.params['path'])
         self.name = self.params['name']
         self.format = self.params['format']
+        self.inspection = None
         self.result['path'] = self.path
 
     def validate(self):
@@ -181,6 +184,8 @@ class ImageSnapshot(ImageTask):
         if found != self.format:
             self.fail('%s is a %s image, not %s: only qcow2 images hold internal snapshots. Convert it with '
                       'hypervisor.images.image_convert (dest_format: qcow2) first.' % (self.path, found, self.format))
+        # qemu-img opens the image alone (its backing file is never opened), but not one the safety checks refuse.
+        self.inspection = self.vet(self.path, claimed=self.format, own_backing=True, chain=False)[0]
         snapshots = self.snapshots()
         self.diff['before'] = {'path': self.path, 'snapshots': [snap['name'] for snap in snapshots]}
         matching = [snap for snap in snapshots if snap['name'] == self.name]
@@ -196,7 +201,7 @@ class ImageSnapshot(ImageTask):
         self.diff['after'] = {'path': self.path, 'snapshots': [snap['name'] for snap in self.result['snapshots']]}
 
     def snapshots(self):
-        facts = self.facts(declared_format=self.format)
+        facts = self.facts(inspection=self.inspection, allow=('backing_file',))
         return [dict((key, snap.get(key)) for key in SNAPSHOT_KEYS) for snap in facts['snapshots']]
 
     def change(self, action, times, predicted):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -91,3 +92,13 @@ def test_check_mode_refuses_an_image_in_use_too(module, monkeypatch):
     monkeypatch.setattr(_qemu_img, 'qemu_lock_held', lambda path: True)
     out = module({'name': 'daily'}, check_mode=True)
     assert out.failed and 'is in use' in out.result['msg'] and module.fake.changing_calls() == []
+
+
+def test_a_qcow2_the_safety_checks_refuse_fails_clearly(module, tmp_path):
+    path = str(tmp_path / 'data-file.qcow2')
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-o', 'data_file=%s' % (tmp_path / 'host.data'),
+                    path, '1M'], check=True, cwd=str(tmp_path))
+    out = module({'path': path, 'name': 'daily'})
+    assert out.failed and 'is refused' in out.result['msg'] and 'data file' in out.result['msg']
+    assert out.result['verdict']['reasons'][0]['code'] == 'data_file'
+    assert module.fake.calls == []
