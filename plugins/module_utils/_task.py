@@ -62,6 +62,8 @@ from ansible_collections.hypervisor.images.plugins.module_utils._units import pa
 
 SECTOR = 512
 FACT_KEYS = ('format', 'virtual_size', 'actual_size', 'cluster_size', 'backing_file', 'backing_format')
+#: the reason codes waived when backing files are allowed
+BACKING = ('backing_file',)
 
 
 def round_up(value, multiple=SECTOR):
@@ -73,9 +75,6 @@ def access_problem(exc, path=None, need='read and write'):
     where = exc.filename or path
     return ('Cannot access %s: %s. Run the task as a user that may %s it (become), or fix the owner and mode of the '
             'file and its directory.' % (where, exc.strerror or exc, need))
-
-
-BACKING = ('backing_file',)
 
 
 class ImageTask:
