@@ -57,7 +57,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import
     other_file_options,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
-from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
+from ansible_collections.hypervisor.images.plugins.module_utils._task import BACKING, ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
 
 
@@ -188,7 +188,7 @@ class ConvertTask(ImageTask):
     def vet_source(self, claimed):
         """Vet the source and its backing chain, then read its facts with qemu-img, which must agree."""
         self.chain = self.vet(self.src, claimed=claimed, allow_backing=self.params['allow_backing_file'])
-        allow = ('backing_file',) if self.params['allow_backing_file'] else ()
+        allow = BACKING if self.params['allow_backing_file'] else ()
         self.src_facts = self.facts(self.src, inspection=self.chain[0], allow=allow)
         self.src_format = self.src_facts['format']
 

@@ -201,7 +201,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE, FILE, MISSING, path_kind
 from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import FORMATS, QemuImgError, has_protocol
-from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
+from ansible_collections.hypervisor.images.plugins.module_utils._task import BACKING, ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import human_and_bytes
 
 
@@ -320,7 +320,7 @@ class CowImage(ImageTask):
         # The overlay's own backing file is expected; the rest of its chain, data files and names qemu would read
         # as protocols are vetted before qemu-img opens the chain to rebase or grow it.
         chain = self.vet(self.path, claimed='qcow2', own_backing=True, allow_backing=self.params['allow_backing_file'])
-        facts = self.facts(inspection=chain[0], allow=('backing_file',))
+        facts = self.facts(inspection=chain[0], allow=BACKING)
         self.diff['before'] = {'path': self.path, 'state': 'present', 'backing_file': facts['backing_file'],
                                'backing_format': facts['backing_format'], 'virtual_size': facts['virtual_size']}
         self.diff['after'] = dict(self.diff['before'])
@@ -338,7 +338,7 @@ class CowImage(ImageTask):
         self.report_overlay(facts)
 
     def allowed(self):
-        return ('backing_file',) if self.params['allow_backing_file'] else ()
+        return BACKING if self.params['allow_backing_file'] else ()
 
     def explicit_cluster_size_differs(self, facts):
         return self.params['cluster_size'] is not None and facts.get('cluster_size') != self.cluster_size

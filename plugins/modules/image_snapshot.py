@@ -137,7 +137,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import MISSING
 from ansible_collections.hypervisor.images.plugins.module_utils._inspect import detect_format
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import refuse_in_use
-from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
+from ansible_collections.hypervisor.images.plugins.module_utils._task import BACKING, ImageTask
 
 SNAPSHOT_KEYS = ('name', 'id', 'date', 'vm_state_size')
 
@@ -201,7 +201,7 @@ class ImageSnapshot(ImageTask):
         self.diff['after'] = {'path': self.path, 'snapshots': [snap['name'] for snap in self.result['snapshots']]}
 
     def snapshots(self):
-        facts = self.facts(inspection=self.inspection, allow=('backing_file',))
+        facts = self.facts(inspection=self.inspection, allow=BACKING)
         return [dict((key, snap.get(key)) for key in SNAPSHOT_KEYS) for snap in facts['snapshots']]
 
     def change(self, action, times, predicted):
