@@ -386,7 +386,6 @@ class QemuImg:
             return result.rc == 0
         raise self._error(result, 'compare', first, None)
 
-
     def snapshot_argv(self, path, fmt, create=None, delete=None):
         """``qemu-img snapshot -c NAME`` or ``-d NAME``: written into the image, so never with ``-U``."""
         self._require_format(fmt, 'snapshot')

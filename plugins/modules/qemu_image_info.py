@@ -50,7 +50,7 @@ options:
         in RV(check).
       - The check only reads (C(-U), so an image in use can be checked, though a running guest may change it
         meanwhile) and runs under the same resource limits as C(qemu-img info). It reads the image's own metadata
-        only: the backing file is not opened. The task never reports a change.
+        only, never the backing file. The task never reports a change.
       - Damage does not fail the task; test RV(check.corruptions) and RV(check.leaks). Repair leaks with
         M(hypervisor.images.qemu_image) (O(hypervisor.images.qemu_image#module:repair=leaks)).
       - Raw images have no metadata to check; for them RV(check) is V(null).
@@ -203,7 +203,7 @@ check:
       type: int
       sample: 0
     leaks:
-      description: Number of leaked clusters (allocated but unused: wasted space, not damage).
+      description: Number of leaked clusters (allocated but unused; wasted space, not damage).
       type: int
       sample: 2
     check_errors:
