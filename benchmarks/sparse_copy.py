@@ -181,7 +181,7 @@ def reflink_benchmark(scratch):
                         method = _sparse.copy_file(src, dst, reflink='always').method
                         assert method == _sparse.REFLINK, method
                     elif name == 'engine clone + fsync + rename':
-                        _sparse.atomic_copy(src, dst, reflink='always')
+                        _atomic(src, dst, reflink='always')
                     else:
                         run(['cp', '--reflink=always', '--', src, dst])
                     timings[name].append(round((time.monotonic() - started) * 1000, 3))
