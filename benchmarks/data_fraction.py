@@ -126,6 +126,7 @@ def report(document, out):
         % (label(document.get('source', {}).get('apparent_size', APPARENT)),
            document.get('protocol', {}).get('repeat', REPEAT)),
         'The engine, ``cp`` and ``qemu-img convert`` follow the data and keep the holes; ``shutil.copyfile`` '
-        'writes every byte whatever the image holds.%s'
+        'writes every byte whatever the image holds, and its time depends on how much of what it reads was in the '
+        'page cache already (the data extents are, the holes it reads as zeros are not).%s'
         % (' The engine took %.2f to %.2f times as long as ``cp``.' % (min(engine), max(engine)) if engine else ''),
         '', figure, out.table(['data'] + methods, _rows(points, methods))])
