@@ -1,6 +1,10 @@
 # Copyright (c) hypervisor.images contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""python -m benchmarks [NAME...]: run every benchmark, or the named ones."""
+"""python -m benchmarks [NAME...]: run every benchmark, or the named ones, then write the report.
+
+python -m benchmarks --report-only: write the report (docs/docsite/rst/performance.rst and its
+plots) from the results already saved, without running anything.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import importlib
 import os
 import sys
 
-BENCHMARKS = ('image_convert', 'image_fetch', 'sparse_copy', 'cache_prune')
+# In the order of the performance page.
+BENCHMARKS = ('sparse_copy', 'data_fraction', 'image_convert', 'noop', 'image_fetch', 'cache_prune', 'fleet')
 
 
 def _importable_collection():
@@ -23,13 +28,15 @@ def _importable_collection():
 
 
 def main(argv):
-    names = argv or list(BENCHMARKS)
+    report_only = '--report-only' in argv
+    names = [arg for arg in argv if arg != '--report-only'] or ([] if report_only else list(BENCHMARKS))
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
         sys.exit('Unknown benchmark(s): %s. Known: %s.' % (', '.join(unknown), ', '.join(BENCHMARKS)))
     _importable_collection()
     for name in names:
         importlib.import_module('benchmarks.%s' % name).main()
+    importlib.import_module('benchmarks.report').write(BENCHMARKS)
 
 
 if __name__ == '__main__':

@@ -52,6 +52,10 @@ def make_sparse_file(path, size, data, extents=16):
     Each extent sits in the middle of its share of the file, with holes
     around it. A file already there with that layout is kept.
     """
+    if data == 0:
+        with open(path, 'wb') as handle:
+            handle.truncate(size)
+        return
     extent = data // extents
     stride = size // extents
     if os.path.exists(path) and os.path.getsize(path) == size:
@@ -100,6 +104,14 @@ def remove(*paths):
 
 def allocated(path):
     return os.stat(path).st_blocks * 512
+
+
+def fsync(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # -- the page cache and the machine's load -------------------------------------------
@@ -195,10 +207,25 @@ def tool_versions(*commands):
     return versions
 
 
+def _proc_field(path, key):
+    """The value of the first ``key: value`` line of a /proc file, or None."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            for line in handle:
+                name, sep, value = line.partition(':')
+                if sep and name.strip() == key:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
 def machine(path=DATA_DIR):
     """What the figures were measured on; only ratios carry across machines."""
-    return {'cpus': os.cpu_count(), 'kernel': platform.release(), 'python': platform.python_version(),
-            'data_fs': mount_of(path)['fstype']}
+    memory = _proc_field('/proc/meminfo', 'MemTotal')
+    return {'cpus': os.cpu_count(), 'cpu_model': _proc_field('/proc/cpuinfo', 'model name'),
+            'memory': int(memory.split()[0]) * 1024 if memory else None,
+            'kernel': platform.release(), 'python': platform.python_version(), 'data_fs': mount_of(path)['fstype']}
 
 
 # -- output ---------------------------------------------------------------------------------

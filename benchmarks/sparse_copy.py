@@ -37,7 +37,7 @@ import time
 from ansible_collections.hypervisor.images.plugins.module_utils import _sparse
 from ansible_collections.hypervisor.images.plugins.module_utils._atomic import AtomicFile
 from benchmarks import _common
-from benchmarks._common import GiB, allocated, drop_caches, label, loadavg, remove, run, wait_for_quiet, warm
+from benchmarks._common import GiB, allocated, drop_caches, fsync, label, loadavg, remove, run, wait_for_quiet, warm
 
 APPARENT = 10 * GiB
 DATA = 1 * GiB
@@ -75,14 +75,6 @@ def _atomic(src, dst, reflink='auto'):
     return method
 
 
-def _fsync(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _qemu_img():
     return shutil.which('qemu-img')
 
@@ -91,7 +83,7 @@ METHODS = (
     (ENGINE, _engine),
     (ATOMIC, _atomic),
     (CP, lambda src, dst: run(['cp', '--', src, dst])),
-    (CP_FSYNC, lambda src, dst: (run(['cp', '--', src, dst]), _fsync(dst))),
+    (CP_FSYNC, lambda src, dst: (run(['cp', '--', src, dst]), fsync(dst))),
     (CP_SPARSE, lambda src, dst: run(['cp', '--sparse=always', '--', src, dst])),
     (QEMU, lambda src, dst: run([_qemu_img(), 'convert', '-q', '-f', 'raw', '-O', 'raw', src, dst])),
     (QEMU_FAST, lambda src, dst: run([_qemu_img(), 'convert', '-q', '-f', 'raw', '-O', 'raw', '-t', 'none', '-W',
@@ -189,7 +181,7 @@ def reflink_benchmark(scratch):
                         method = _sparse.copy_file(src, dst, reflink='always').method
                         assert method == _sparse.REFLINK, method
                     elif name == 'engine clone + fsync + rename':
-                        _sparse.atomic_copy(src, dst, reflink='always')
+                        _atomic(src, dst, reflink='always')
                     else:
                         run(['cp', '--reflink=always', '--', src, dst])
                     timings[name].append(round((time.monotonic() - started) * 1000, 3))
@@ -272,3 +264,59 @@ def main():
                                      'before each run'}},
         table_markdown=table)
     print('\nSaved %s' % path)
+
+
+def report(document, out):
+    """The section of the performance page (benchmarks/report.py)."""
+    results = document['results'] if 'results' in document else document
+    runs, ratio_table = results['copies'], results['ratios']
+    states = [state for state in ('cold', 'warm') if state in runs]
+    source = document.get('source', {})
+    fig, (axis,) = out.figure(size=(8.5, 4.8))
+    names = [name for name, dummy in METHODS]
+    height = 0.8 / len(states)
+    for index, state in enumerate(states):
+        positions = [row + index * height for row in range(len(names))]
+        values = [runs[state][name]['median'] for name in names]
+        axis.barh(positions, values, height=height, label='%s page cache' % state)
+        for position, value, name in zip(positions, values, names):
+            axis.text(value * 1.05, position, '%.2f s, %s' % (value, _report_size(runs[state][name]['allocated'])),
+                      va='center', fontsize=7)
+    axis.set_yticks([row + height * (len(states) - 1) / 2 for row in range(len(names))])
+    axis.set_yticklabels(names, fontsize=8)
+    axis.invert_yaxis()
+    axis.set_xscale('log')
+    axis.set_xlim(right=max(runs[state][name]['median'] for state in states for name in names) * 6)
+    axis.set_xlabel('median seconds (log scale); labels: time, allocated bytes of the copy')
+    axis.set_title('Copying a %s raw file holding %s of data in %d extents'
+                   % (label(source.get('apparent_size', APPARENT)), label(source.get('data_bytes', DATA)),
+                      source.get('extents', EXTENTS)), fontsize=10)
+    axis.legend(fontsize=8, loc='upper right')
+    figure = out.save(fig, 'sparse_copy', document, 'Copy time by method, cold and warm page cache',
+                      'Median copy time of each method; the sparse_copy engine follows the data extents, '
+                      'shutil writes every byte.')
+    rows = [[name] + ['%.3f (%.3f)' % (runs[state][name]['median'], runs[state][name]['min']) for state in states]
+            + [_report_size(runs[states[0]][name]['allocated']), runs[states[0]][name]['method'] or '']
+            for name in names]
+    table = out.table(['method'] + ['%s median (min) s' % state for state in states] + ['allocated', 'engine path'],
+                      rows)
+    ratio_rows = [[key] + ['%g' % ratio_table[state][key] for state in states] for key in ratio_table[states[0]]]
+    ratios = out.table(['ratio'] + states, ratio_rows)
+    text = ['Sparse copies', '-------------', '',
+            '``benchmarks/sparse_copy.py``: the copy engine of ``hypervisor.images.sparse_copy`` against ``cp``, '
+            '``cp --sparse=always``, ``shutil.copyfile`` and ``qemu-img convert``, each run %d times per state '
+            '("cold": page cache dropped before each run; "warm": the source\'s data read into it first).'
+            % document.get('protocol', {}).get('repeat', REPEAT), '', figure, table, ratios]
+    reflinks = results.get('reflink_xfs_loop')
+    if reflinks:
+        sizes = list(reflinks['sizes'])
+        rows = [[name] + ['%.3f' % reflinks['sizes'][size][name]['median_ms'] for size in sizes]
+                for name in reflinks['sizes'][sizes[0]]]
+        text += ['On XFS with reflinks (a loop file), a copy is a clone whose time does not depend on the size '
+                 '(%s / %s: %g):' % (sizes[-1], sizes[0], reflinks['largest / smallest clone time (engine)']), '',
+                 out.table(['reflink on XFS'] + ['%s median ms' % size for size in sizes], rows)]
+    return '\n'.join(text)
+
+
+def _report_size(size):
+    return '%.2f GiB' % (size / GiB)

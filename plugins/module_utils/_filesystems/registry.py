@@ -10,6 +10,20 @@ for other collections and may change without notice.
 
 The types and their order are those of community.general.filesystem (less
 bcachefs and ufs). A new type is one more class in this list.
+
+The package ``_filesystems`` (its ``__init__.py`` stays empty, as ansible-test
+sanity on ansible-core 2.16 requires): ``base`` holds what every type shares
+(:class:`base.FileSystem`); ``ext``, ``xfs``, ``btrfs``, ``vfat``, ``swap``,
+``f2fs``, ``reiserfs``, ``ocfs2``, ``gfs2`` and ``lvm`` one class each, with
+everything that is particular to the type: its tools and their package, its
+mkfs argv, its label and UUID rules and the argv that change them, how its size
+is read (its geometry), how it grows and whether it grows mounted. Beside them:
+``probe`` (blkid and wipefs: what is on a device), ``users`` (mounts, swaps,
+holders, loop devices, qemu locks: who uses a device), ``tools`` (finding and
+running the tools) and ``opts`` (the opts parameter).
+
+To add a type, add a module with one :class:`base.FileSystem` subclass and
+name it in ``TYPES``.
 """
 
 from __future__ import annotations

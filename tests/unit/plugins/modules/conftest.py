@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import QemuImg
 from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import (
@@ -16,6 +18,18 @@ from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils impo
     exit_json,
     fail_json,
 )
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core before 2.19: AnsibleModule reads its arguments from basic._ANSIBLE_ARGS
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode('utf-8')
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
 
 
 @pytest.fixture
