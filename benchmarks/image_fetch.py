@@ -31,6 +31,7 @@ import sys
 import time
 
 from benchmarks import _common
+from benchmarks.report import size_label
 from benchmarks._common import MiB, remove, run_module, timed, warm, write_full
 
 ROUNDS = 7
@@ -149,3 +150,43 @@ def main():
     ]
     _common.print_table('image_fetch vs curl + sha256sum and get_url', ('measure', 'value'), rows)
     print('\nsaved %s' % _common.save('image_fetch', results))
+
+
+def report(document, out):
+    """The section of the performance page (benchmarks/report.py)."""
+    result = document['results']
+    fig, (axis,) = out.figure(size=(9.0, 4.0))
+    labels = ['curl -o + sha256sum', 'image_fetch (module run directly)', 'ansible -m get_url (checksum)',
+              'ansible -m image_fetch (checksum)']
+    values = [result['curl_plus_sha256sum_s'], result['image_fetch_s'], result['get_url_ansible_s'],
+              result['image_fetch_ansible_s']]
+    axis.barh(labels, values, color=['#777777', '#1f77b4', '#aaaaaa', '#aec7e8'])
+    for index, value in enumerate(values):
+        axis.text(value * 1.01, index, '%.3f s' % value, va='center', fontsize=8)
+    axis.invert_yaxis()
+    axis.set_xlim(right=max(values) * 1.2)
+    axis.set_xlabel('median seconds')
+    axis.set_title('%s from an HTTP server on 127.0.0.1, hashed with SHA-256\nimage_fetch / (curl + sha256sum): %.3f '
+                   '(target %s)\nimage_fetch / get_url: %.3f (target %s)'
+                   % (size_label(result['size_bytes']), result['ratio_vs_curl_sha256sum'],
+                      result['target_vs_curl_sha256sum'], result['ratio_vs_get_url'], result['target_vs_get_url']),
+                   fontsize=9)
+    figure = out.save(fig, 'image_fetch', document, 'image_fetch against curl and sha256sum, and against get_url',
+                      'image_fetch hashes while it receives, in one pass; curl and sha256sum read the image twice. '
+                      'image_fetch also syncs the image before renaming it into place, which neither of the others '
+                      'does.')
+    rows = [['``curl -o``', '%.3f s' % result['curl_s']],
+            ['``sha256sum`` of the download', '%.3f s' % result['sha256sum_s']],
+            ['``image_fetch`` (module run directly)', '%.3f s (%s/s)'
+             % (result['image_fetch_s'], size_label(result['image_fetch_bytes_per_second']))],
+            ['**ratio to curl + sha256sum**, target %s' % result['target_vs_curl_sha256sum'],
+             '**%.3f**' % result['ratio_vs_curl_sha256sum']],
+            ['``ansible -m get_url`` with the checksum', '%.3f s' % result['get_url_ansible_s']],
+            ['``ansible -m image_fetch`` with the checksum', '%.3f s' % result['image_fetch_ansible_s']],
+            ['**ratio to get_url**, target %s' % result['target_vs_get_url'], '**%.3f**' % result['ratio_vs_get_url']]]
+    return '\n'.join([
+        'Fetching images', '---------------', '',
+        '``benchmarks/image_fetch.py``: ``hypervisor.images.image_fetch`` downloading an image from a local HTTP '
+        'server and checking its checksum, against ``curl -o`` followed by ``sha256sum`` and against '
+        '``ansible.builtin.get_url``; median of %d interleaved runs.' % result['rounds'], '', figure,
+        out.table(['measure', 'value'], rows)])

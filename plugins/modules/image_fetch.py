@@ -69,7 +69,7 @@ options:
         C(hashlib) offers on the managed host (V(sha256), V(sha512), V(sha1), V(md5), V(blake2b), ...).
       - Or C(ALGORITHM:URL) of a list of checksums in the format of C(sha256sum) (lines C(DIGEST  NAME)) or of
         C(sha256sum --tag) (BSD lines of the algorithm, the file name in parentheses, C(=) and the digest), or holding a
-        single digest, as M(ansible.builtin.get_url) takes it. The digest of the file
+        single digest, as C(ansible.builtin.get_url) takes it. The digest of the file
         name O(url) ends in is used; the list is fetched on every run (one small request) and may be at most 1 MiB.
       - The checksum is of the bytes downloaded, before they are decompressed, as get_url computes it.
       - A download whose checksum differs is refused. Without O(checksum) the SHA-256 of the download is computed,
@@ -167,7 +167,9 @@ notes:
     task keyword C(throttle) (for example V(5)) or the play keyword C(serial).
   - Temporary files of a run that was killed are removed by the next run.
 seealso:
-  - module: ansible.builtin.get_url
+  - name: ansible.builtin.get_url
+    description: Downloads any file; image_fetch adds the inspection, the formats, decompression and conversion.
+    link: https://docs.ansible.com/ansible/latest/collections/ansible/builtin/get_url_module.html
   - module: hypervisor.images.image_convert
   - module: hypervisor.images.qemu_image_info
 '''
