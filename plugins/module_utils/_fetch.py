@@ -37,9 +37,9 @@ import socket
 import stat
 import threading
 import zlib
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ansible.module_utils.urls import fetch_url, mask_url
+from ansible.module_utils.urls import fetch_url
 
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import RECORD_VERSION, compare_record
 from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
@@ -68,6 +68,19 @@ class FetchError(TaskError):
 
 
 # -- URLs ------------------------------------------------------------------------
+
+def mask_url(url):
+    """``url`` with its user name and password masked as ``****``, for messages and records.
+
+    ansible.module_utils.urls has its own only since ansible-core 2.17.
+    """
+    parts = urlsplit(url)
+    if '@' not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit('@', 1)
+    masked = '****:****' if ':' in userinfo else '****'
+    return urlunsplit((parts.scheme, '%s@%s' % (masked, host), parts.path, parts.query, parts.fragment))
+
 
 def url_problem(url):
     """Why ``url`` cannot be fetched, or None."""

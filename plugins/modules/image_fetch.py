@@ -341,7 +341,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import mask_url, url_argument_spec
+from ansible.module_utils.urls import url_argument_spec
 
 from ansible_collections.hypervisor.images.plugins.module_utils._atomic import scratch_file
 from ansible_collections.hypervisor.images.plugins.module_utils._convert import Conversion, require_headroom
@@ -354,6 +354,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fetch import (
     fetch_record,
     file_url_path,
     hash_file,
+    mask_url,
     parse_checksum,
     pump,
     record_reasons,

@@ -19,6 +19,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fetch import (
     FetchError,
     Sink,
     choose_compression,
+    mask_url,
     expected_checksum,
     fetch_record,
     file_url_path,
@@ -450,3 +451,12 @@ def test_a_stall_in_the_middle_of_the_data_stops_the_download(tmp_path):
             with pytest.raises(FetchError) as excinfo:
                 pump(response.readinto, lambda view: None)
     assert 'stopped: no data for longer than the timeout' in excinfo.value.msg
+
+
+@pytest.mark.parametrize('url, masked', [
+    ('https://images.example.org/u.qcow2', 'https://images.example.org/u.qcow2'),
+    ('https://ops:s3cret@images.example.org:8443/u.qcow2?x=1', 'https://****:****@images.example.org:8443/u.qcow2?x=1'),
+    ('http://token@host/u', 'http://****@host/u'),
+])
+def test_mask_url_hides_passwords(url, masked):
+    assert mask_url(url) == masked
