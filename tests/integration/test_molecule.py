@@ -9,6 +9,14 @@ the molecule_scenario fixture; test_scenario runs `molecule test` for it.
 The hypervisors scenario keeps its containers at the end (--destroy=never) so
 that test_ad_hoc_qemu_image_info can run `ansible -m` against them, as an
 operator would; they are destroyed when this module's tests are done.
+
+molecule keeps a scenario's state (created, prepared) in a directory named
+after the scenario and the project directory's base name, so every checkout on
+a machine shares it; and with --destroy=never it skips the destroy that opens
+`molecule test`. After a run that was cut short (the machine restarted, say),
+the next one would skip create and prepare and find its containers dead, every
+task UNREACHABLE. test_scenario therefore destroys first, which resets the
+state, and a failure message carries what podman says of each container.
 """
 
 from __future__ import annotations
@@ -38,10 +46,30 @@ def molecule(*args):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
 
 
-def running(name):
-    proc = subprocess.run(['podman', 'container', 'inspect', '--format', '{{.State.Running}}', name],
-                          capture_output=True, text=True, check=False)
-    return proc.returncode == 0 and proc.stdout.strip() == 'true'
+def probe(name):
+    try:
+        return subprocess.run(['podman', 'exec', name, 'true'], capture_output=True, text=True, check=False, timeout=60)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(['podman', 'exec', name, 'true'], -1, '', 'no answer in 60 s')
+
+
+def answers(name):
+    """Whether the container runs commands: podman may still call it running when it no longer can."""
+    return probe(name).returncode == 0
+
+
+def container_report(names):
+    """What podman says of each container, for a failure message."""
+    lines = []
+    for name in names:
+        state = subprocess.run(['podman', 'container', 'inspect', '--format',
+                                '{{.State.Status}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}} '
+                                'started={{.State.StartedAt}} finished={{.State.FinishedAt}} error={{.State.Error}}',
+                                name], capture_output=True, text=True, check=False, timeout=60)
+        answer = probe(name)
+        lines.append('%s: %s; podman exec %s true: rc=%d %s' % (
+            name, (state.stdout or state.stderr).strip(), name, answer.returncode, answer.stderr.strip()))
+    return '\n'.join(lines)
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -52,19 +80,27 @@ def destroy_containers_at_the_end():
 
 
 def test_scenario(molecule_scenario, monkeypatch):
+    # From no containers and no state, whatever an earlier run left.
+    destroyed = molecule('destroy')
+    assert destroyed.returncode == 0, 'molecule destroy failed:\n%s' % destroyed.stdout[-5000:]
     # Keep the containers for the ad-hoc test; the fixture above destroys them.
     monkeypatch.setenv('MOLECULE_OPTS', '--destroy=never')
     proc = molecule_scenario.test()
-    assert proc.returncode == 0, 'molecule test --scenario-name %s failed (its output is above)' % molecule_scenario.name
+    assert proc.returncode == 0, 'molecule test --scenario-name %s failed (its output is above); the containers:\n%s' % (
+        molecule_scenario.name, container_report(HOSTS_WITH_ROOM + (HOST_WITHOUT_ROOM,)))
 
 
 @pytest.fixture
 def converged_hosts():
     """The scenario's containers, converged: test_scenario leaves them so; run alone, converge them here."""
     hosts = HOSTS_WITH_ROOM + (HOST_WITHOUT_ROOM,)
-    if not all(running(name) for name in hosts):
+    if not all(answers(name) for name in hosts):
+        # molecule would skip creating containers it believes exist
+        destroyed = molecule('destroy')
+        assert destroyed.returncode == 0, 'molecule destroy failed:\n%s' % destroyed.stdout[-5000:]
         proc = molecule('converge')
-        assert proc.returncode == 0, 'molecule converge failed:\n%s' % proc.stdout[-10000:]
+        assert proc.returncode == 0, 'molecule converge failed:\n%s\nThe containers:\n%s' % (
+            proc.stdout[-10000:], container_report(hosts))
     return hosts
 
 
@@ -73,7 +109,7 @@ def test_ad_hoc_qemu_image_info(converged_hosts):
            '--connection', 'containers.podman.podman', '--extra-vars', 'ansible_python_interpreter=/usr/bin/python3',
            '--module-name', 'hypervisor.images.qemu_image_info', '--args', 'path=%s' % IMAGE, '--one-line']
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout
+    assert proc.returncode == 0, '%s\nThe containers:\n%s' % (proc.stdout, container_report(converged_hosts))
 
     results = {}
     for line in proc.stdout.splitlines():
