@@ -114,12 +114,7 @@ def report(document, out):
     labels = ['find -exec head -c 4096 (cold cache)', 'image_cache_prune, check mode (cold cache)',
               'image_cache_prune, check mode (warm cache)']
     values = [result['find_head_s'], result['median_s'], result['warm_median_s']]
-    axis.barh(labels, values, color=['#777777', '#1f77b4', '#aec7e8'])
-    for index, value in enumerate(values):
-        axis.text(value * 1.01, index, '%.3f s' % value, va='center', fontsize=8)
-    axis.invert_yaxis()
-    axis.set_xlim(right=max(values) * 1.2)
-    axis.set_xlabel('median seconds')
+    out.seconds_bars(axis, labels, values, ['#777777', '#1f77b4', '#aec7e8'])
     axis.set_title('scan of %d files (overlays on 20 bases)\n%d files per second, %d bytes read per file'
                    % (result['files'], result['files_per_second'], result['bytes_read_per_file']), fontsize=9)
     figure = out.save(fig, 'cache_prune', document, 'image_cache_prune scan rate',

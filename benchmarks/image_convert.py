@@ -73,12 +73,7 @@ def report(document, out):
     fig, (axis,) = out.figure(size=(7.5, 3.6))
     labels = ['bare qemu-img convert', 'image_convert minus start-up', 'image_convert (with start-up)']
     values = [result['bare_qemu_img_s'], result['module_s'] - result['module_startup_s'], result['module_s']]
-    axis.barh(labels, values, color=['#777777', '#1f77b4', '#aec7e8'])
-    for index, value in enumerate(values):
-        axis.text(value * 1.01, index, '%.3f s' % value, va='center', fontsize=8)
-    axis.invert_yaxis()
-    axis.set_xlim(right=max(values) * 1.15)
-    axis.set_xlabel('median seconds')
+    out.seconds_bars(axis, labels, values, ['#777777', '#1f77b4', '#aec7e8'], room=1.15)
     axis.set_title('4 GiB raw (1 GiB of data) to qcow2, -t none\noverhead ratio %.3f (target %s)'
                    % (result['ratio'], result['target']), fontsize=10)
     figure = out.save(fig, 'image_convert', document, 'image_convert against bare qemu-img convert',

@@ -160,12 +160,7 @@ def report(document, out):
               'ansible -m image_fetch (checksum)']
     values = [result['curl_plus_sha256sum_s'], result['image_fetch_s'], result['get_url_ansible_s'],
               result['image_fetch_ansible_s']]
-    axis.barh(labels, values, color=['#777777', '#1f77b4', '#aaaaaa', '#aec7e8'])
-    for index, value in enumerate(values):
-        axis.text(value * 1.01, index, '%.3f s' % value, va='center', fontsize=8)
-    axis.invert_yaxis()
-    axis.set_xlim(right=max(values) * 1.2)
-    axis.set_xlabel('median seconds')
+    out.seconds_bars(axis, labels, values, ['#777777', '#1f77b4', '#aaaaaa', '#aec7e8'])
     axis.set_title('%s from an HTTP server on 127.0.0.1, hashed with SHA-256\nimage_fetch / (curl + sha256sum): %.3f '
                    '(target %s)\nimage_fetch / get_url: %.3f (target %s)'
                    % (size_label(result['size_bytes']), result['ratio_vs_curl_sha256sum'],

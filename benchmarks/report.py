@@ -118,6 +118,16 @@ class Report:
         fig, axes = plt.subplots(1, ncols, figsize=size, squeeze=False)
         return fig, list(axes[0])
 
+    @staticmethod
+    def seconds_bars(axis, labels, values, colors, room=1.2):
+        """Horizontal bars of median seconds, top to bottom in the order given, each with its value."""
+        axis.barh(labels, values, color=colors)
+        for index, value in enumerate(values):
+            axis.text(value * 1.01, index, '%.3f s' % value, va='center', fontsize=8)
+        axis.invert_yaxis()
+        axis.set_xlim(right=max(values) * room)
+        axis.set_xlabel('median seconds')
+
     def save(self, fig, name, document, alt, caption):
         """Stamp ``fig`` with the machine and the ratio rule, save it as images/NAME.png; return its RST."""
         fig.text(0.01, 0.01, '%s Absolute times are this machine\'s; only ratios carry across machines.'
