@@ -13,13 +13,22 @@ a while. It knows the instances from its own database; a plain libvirt host,
 shared storage seen by several hosts, or a host after a migration has no such
 list, so this module reads the files themselves: every file under the users'
 directories is inspected in pure Python (:func:`._inspect.inspect`, a few KiB of
-headers, never qemu-img), and its backing chain is followed, each name resolved
-as qemu resolves it. A cache entry is in use when
+headers, never qemu-img), and every file qemu would open with it is followed,
+each name resolved as qemu resolves it (:func:`._inspect.files_qemu_opens`). A
+cache entry is in use when
 
-* a file that stays names it anywhere in its backing chain (an overlay on it,
-  or an overlay on another base that is based on it), or
+* a file that stays would make qemu open it, at any depth: as a backing file
+  (a plain name, ``file:``, ``json:{...}``), as a qcow2 data file or as a VMDK
+  extent, of the file itself or of anything it opens in turn, or
 * a file that stays carries a source record (see :mod:`._identity`) naming it,
   such as a flat copy that sparse_copy made of it.
+
+A name whose file cannot be told (relative to the working directory of the
+process that opens it) makes the scan incomplete, as an unreadable file does,
+and an incomplete scan removes nothing. An entry is busy, and stays, when a
+writer of this collection holds its lock or left a temporary file beside it,
+when a process holds qemu's image locks on it, or when any process has it open
+(:func:`busy_entries`).
 
 Entries are matched by device and inode, so different spellings of a path,
 symbolic links and hard links all count. A cache entry that stays counts as a
@@ -32,14 +41,14 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+import time
 
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import has_temps, lock_path_for, lock_state
+from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.users import processes_holding
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import stored_record
-from ansible_collections.hypervisor.images.plugins.module_utils._inspect import inspect
+from ansible_collections.hypervisor.images.plugins.module_utils._inspect import files_qemu_opens, inspect, opened_names
+from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import qemu_lock_held
 from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
-
-#: how many backing files deep a chain is followed (qemu stops far earlier)
-MAX_CHAIN = 64
-
 
 class CacheScanError(TaskError):
     """Files under the users' directories could not be read, so use cannot be ruled out."""
@@ -75,34 +84,64 @@ def cache_entries(cache, patterns=('*',), exclude=()):
 
 
 class Scan:
-    """The files under the users' directories and what each of them refers to.
+    """The files under the users' directories and every file qemu would open with each of them.
 
-    ``refs`` maps each file's (dev, ino) to the keys of the files it refers
-    to (its backing chain and its recorded source); ``paths`` maps keys to a
-    path; ``unreadable`` lists the files that could not be inspected.
+    ``refs`` maps each file's (dev, ino) to the keys of the files it uses:
+    everything qemu opens with it, to any depth (backing files in every
+    spelling qemu accepts, qcow2 data files, VMDK extents, and theirs in turn)
+    and its recorded source; ``paths`` maps keys to a path; ``unreadable``
+    lists the files that could not be inspected and ``unresolved`` the names
+    whose file cannot be told. Hidden files are read too: a writer's temporary
+    file names its base before it is renamed into place.
+
+    ``changed()`` tells whether anything read has changed since: a directory
+    whose entries changed (a file created, renamed or removed in it) or a file
+    rewritten. A directory modified in the same clock tick as it was listed
+    counts as changed, since a change just after the listing would not move
+    its time stamp.
     """
+
+    #: a directory modified less than this many seconds before it was listed is listed again
+    SETTLE = 0.05
 
     def __init__(self, inspector=None):
         self.inspector = inspector or (lambda path: inspect(path, names_only=True))
         self.refs = {}
         self.paths = {}
         self.unreadable = []
+        self.unresolved = []
         self.files = 0
         self.bytes_read = 0
-        self._backing = {}
+        self._direct = {}
+        self._stamps = {}
 
     def walk(self, roots):
         """Inspect every regular file under ``roots`` (directories, recursively; links to directories not followed)."""
         for root in roots:
-            for directory, dirnames, filenames in os.walk(root, onerror=self._walk_error):
-                dirnames[:] = sorted(name for name in dirnames if not is_hidden(name))
-                for name in sorted(filenames):
-                    if not is_hidden(name):
-                        self.add(os.path.join(directory, name))
+            self._walk(root)
         return self
 
-    def _walk_error(self, exc):
-        self.unreadable.append('%s (%s)' % (exc.filename, exc.strerror))
+    def _walk(self, directory):
+        try:
+            before = time.time()
+            st = os.stat(directory)
+            with os.scandir(directory) as found:
+                children = sorted(found, key=lambda entry: entry.name)
+        except OSError as exc:
+            self.unreadable.append('%s (%s)' % (directory, exc.strerror))
+            return
+        self._stamps[('dir', directory)] = _stamp(st)
+        if st.st_mtime >= before - self.SETTLE:
+            self._stamps[('dir', directory)] = None  # changed too recently to tell a later change
+        for entry in children:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                self._walk(entry.path)
+            else:
+                self.add(entry.path)
 
     def add(self, path):
         try:
@@ -118,7 +157,7 @@ class Scan:
         self.files += 1
         self.paths[key] = path
         try:
-            refs = self.chain(path, key)
+            refs = self.closure(path, key)
             source = self.recorded_source(path)
         except TaskError as exc:
             self.unreadable.append('%s (%s)' % (path, exc.msg))
@@ -128,34 +167,58 @@ class Scan:
             refs.add(source)
         self.refs[key] = refs
 
-    def backing_of(self, path, key):
-        """(key, path) of the backing file ``path`` names, or None; each file is inspected once."""
-        if key not in self._backing:
-            found = None
+    def opens(self, path, key):
+        """(key, path) of each file qemu opens with the file ``path``; each file is inspected once."""
+        if key not in self._direct:
+            try:
+                self._stamps[('file', path)] = _stamp(os.stat(path))
+            except OSError:
+                pass
             inspection = self.inspector(path)
             self.bytes_read += inspection.bytes_read
-            backing = inspection.backing_path
-            if backing:
-                try:
-                    backing_st = os.stat(backing)
-                except OSError:
-                    backing_st = None  # a missing backing file (or one behind a protocol) is in no cache
-                if backing_st is not None and stat.S_ISREG(backing_st.st_mode):
-                    found = (key_of(backing_st), backing)
-            self._backing[key] = found
-        return self._backing[key]
+            found = []
+            for what, name, directory in opened_names(inspection):
+                targets, unresolved = files_qemu_opens(name, directory)
+                for why in unresolved:
+                    self.unresolved.append('the %s %r of %s: %s' % (what, name, path, why))
+                for target in targets:
+                    try:
+                        target_st = os.stat(target)
+                    except FileNotFoundError:
+                        continue  # qemu would find nothing there to open
+                    except OSError as exc:
+                        self.unreadable.append('%s (%s), the %s of %s' % (target, exc.strerror, what, path))
+                        continue
+                    if stat.S_ISREG(target_st.st_mode):
+                        found.append((key_of(target_st), target))
+            self._direct[key] = found
+        return self._direct[key]
 
-    def chain(self, path, key):
-        """The keys of every file in the backing chain of ``path`` (not ``path`` itself)."""
+    def closure(self, path, key):
+        """The keys of every file qemu opens with ``path``, to any depth (not ``path`` itself)."""
         keys = set()
-        current = (key, path)
-        for dummy in range(MAX_CHAIN):
-            current = self.backing_of(current[1], current[0])
-            if current is None or current[0] in keys or current[0] == key:
-                break
-            keys.add(current[0])
-            self.paths.setdefault(current[0], current[1])
+        todo = [(key, path)]
+        while todo:
+            current_key, current_path = todo.pop()
+            for found_key, found_path in self.opens(current_path, current_key):
+                if found_key in keys or found_key == key:
+                    continue
+                keys.add(found_key)
+                self.paths.setdefault(found_key, found_path)
+                todo.append((found_key, found_path))
         return keys
+
+    def changed(self):
+        """The directories and files read that have changed since they were read (or could not be told)."""
+        changed = []
+        for (kind, path), stamp in sorted(self._stamps.items()):
+            try:
+                now = _stamp(os.stat(path))
+            except OSError:
+                now = None
+            if stamp is None or now != stamp:
+                changed.append(path)
+        return changed
 
     @staticmethod
     def recorded_source(path):
@@ -172,14 +235,21 @@ class Scan:
             return None
 
 
-def plan(entries, scan, old):
-    """Which entries go: a dict with ``remove`` (keys), ``in_use`` (key -> user paths) and ``young`` (keys).
+def _stamp(st):
+    return st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size
 
-    ``old`` is the set of entry keys older than the minimum age. An entry goes
-    when it is old and no file that stays refers to it; entries that stay are
-    users themselves, so this is repeated until nothing changes.
+
+def plan(entries, scan, old, busy=()):
+    """Which entries go: a dict with ``remove``, ``in_use`` (key -> user paths), ``busy`` and ``young``.
+
+    ``old`` is the set of entry keys older than the minimum age, ``busy`` the
+    keys of entries that stay whatever else holds (a writer or a process has
+    them open). An entry goes when it is old, not busy, and no file that stays
+    refers to it; entries that stay are users themselves (a busy overlay keeps
+    its base), so this is repeated until nothing changes.
     """
-    removable = set(key for key in entries if key in old)
+    busy = set(busy)
+    removable = set(key for key in entries if key in old and key not in busy)
     while True:
         used = set()
         for key, refs in scan.refs.items():
@@ -196,12 +266,22 @@ def plan(entries, scan, old):
         users = sorted(scan.paths[user] for user, refs in scan.refs.items() if key in refs and user not in removable)
         if users:
             in_use[key] = users
-    young = set(key for key in entries if key not in old and key not in in_use)
-    return {'remove': removable, 'in_use': in_use, 'young': young}
+    busy = set(key for key in entries if key in busy and key not in in_use)
+    young = set(key for key in entries if key not in old and key not in in_use and key not in busy)
+    return {'remove': removable, 'in_use': in_use, 'busy': busy, 'young': young}
 
 
 def require_complete(scan):
-    """Fail when some files could not be read: an entry they use would look unused."""
+    """Fail when some files could not be read, or a name's file cannot be told: an entry they use would look unused."""
+    if scan.unresolved:
+        shown = scan.unresolved[:10]
+        more = len(scan.unresolved) - len(shown)
+        raise CacheScanError(
+            'Cannot tell which cache entries are in use: %d name(s) that qemu would open cannot be resolved to a '
+            'file: %s%s. An entry one of them names would look unused, so nothing was removed. Give those images '
+            'absolute names (qemu-img rebase -u -b /ABSOLUTE/PATH, qemu-img amend -o data_file=/ABSOLUTE/PATH), or '
+            'leave their directories out of users.'
+            % (len(scan.unresolved), '; '.join(shown), ' and %d more' % more if more else ''))
     if scan.unreadable:
         shown = scan.unreadable[:10]
         more = len(scan.unreadable) - len(shown)
@@ -210,3 +290,34 @@ def require_complete(scan):
             'An entry one of them uses would look unused, so nothing was removed. Run the task as a user that may '
             'read them (become), or leave their directories out of users.'
             % (len(scan.unreadable), '; '.join(shown), ' and %d more' % more if more else ''))
+
+
+def busy_entries(entries, locked=()):
+    """Why entries are busy: ``({key: reason}, processes_unseen)``.
+
+    An entry is busy when a writer of this collection holds its lock (except
+    for the keys in ``locked``, whose locks the caller holds) or left a
+    temporary file beside it, when a process holds qemu's image locks on it (a
+    virtual machine, qemu-io, qemu-nbd, a qemu-img convert reading it), or when
+    any process has it open, as /proc shows. ``processes_unseen`` counts the
+    processes whose open files could not be read (those of other users, when
+    not run as root).
+    """
+    reasons = {}
+    for key, (path, st) in entries.items():
+        if key not in locked and lock_state(path) == 'held':
+            reasons[key] = 'a task of this collection is writing it (its lock file %s is held)' % lock_path_for(path)
+        elif has_temps(path):
+            reasons[key] = 'a writer\'s temporary file lies beside it (a write under way, or a killed one)'
+        else:
+            try:
+                held = qemu_lock_held(path)
+            except OSError:
+                held = False
+            if held:
+                reasons[key] = ('a qemu process holds its image lock (a running virtual machine, qemu-io, qemu-nbd '
+                                'or qemu-img)')
+    holders, unseen = processes_holding(set(key for key in entries if key not in reasons))
+    for key, processes in holders.items():
+        reasons[key] = 'open in process %s' % ', '.join(processes)
+    return reasons, unseen

@@ -137,6 +137,7 @@ from __future__ import annotations
 
 import collections
 import io
+import json
 import os
 import re
 import stat
@@ -282,6 +283,115 @@ def is_plain_file_name(name):
     return name_problem(name) is None
 
 
+#: protocols whose names are files on this host, handed to the file driver as they are (no ``file:`` prefix)
+LOCAL_PROTOCOLS = ('file', 'host_device', 'host_cdrom')
+#: protocols that name one image file after a ``:`` (``blkdebug:[CONFIG]:IMAGE``, ``blkverify:RAW:IMAGE``)
+LAYERED_PROTOCOLS = ('blkdebug', 'blkverify')
+#: block drivers that open no file of this host (network storage, null devices)
+NETWORK_DRIVERS = ('nbd', 'http', 'https', 'ftp', 'ftps', 'iscsi', 'iser', 'rbd', 'ssh', 'gluster', 'nfs', 'nvme',
+                   'null-co', 'null-aio')
+#: json: options whose string value names a child node; a path there is counted too, to be sure
+_CHILD_OPTIONS = ('file', 'backing', 'data-file', 'image', 'x-image', 'raw', 'test')
+
+
+def opened_names(inspection):
+    """Every name qemu opens besides the image itself: ``(what, name, directory)`` tuples.
+
+    ``directory`` is where qemu resolves a plain relative name: the image's
+    directory for a backing file and for VMDK extents, None (the working
+    directory of the qemu process, unknowable here) for a qcow2 data file.
+    """
+    directory = os.path.dirname(os.path.abspath(inspection.path)) if inspection.path else None
+    names = []
+    if inspection.backing_file:
+        names.append(('backing file', inspection.backing_file, directory))
+    if inspection.data_file:
+        names.append(('data file', inspection.data_file, None))
+    for extent in inspection.extent_files:
+        names.append(('VMDK extent', extent, directory))
+    return names
+
+
+def files_qemu_opens(name, directory):
+    """The files of this host qemu opens for ``name``, and why a name's file cannot be told.
+
+    Returns ``(paths, unresolved)``. Every spelling qemu accepts counts: a plain
+    name (relative to ``directory``), ``file:``/``host_device:`` names,
+    ``json:{...}`` block options (every ``filename``, nested or dotted), and
+    the images inside ``blkdebug:`` and ``blkverify:``. Network protocols and
+    names qemu refuses (an unknown protocol, json that does not parse) open no
+    file here. A relative name that qemu resolves against its working
+    directory (after a protocol prefix, in json options, a data file) is in
+    ``unresolved``: which file it is depends on the process that opens it.
+    """
+    paths, unresolved = [], []
+    _resolve_name(name, directory, paths, unresolved)
+    return paths, unresolved
+
+
+def _resolve_name(name, directory, paths, unresolved):
+    if not name:
+        return
+    if name.startswith('json:'):
+        try:
+            options = json.loads(name[5:])
+        except ValueError:
+            return  # qemu refuses the name and opens nothing
+        if isinstance(options, dict):
+            _resolve_options(_flatten_options(options), paths, unresolved)
+        return
+    head = name.split('/', 1)[0]
+    if ':' in head:
+        protocol, rest = name.split(':', 1)
+        if protocol in LOCAL_PROTOCOLS:
+            _resolve_path(rest, None, name, paths, unresolved)
+        elif protocol in LAYERED_PROTOCOLS:
+            first, _sep, image = rest.partition(':')
+            if protocol == 'blkverify':
+                _resolve_name(first, None, paths, unresolved)
+            _resolve_name(image, None, paths, unresolved)
+        return  # a network protocol, or one qemu does not know
+    _resolve_path(name, directory, name, paths, unresolved)
+
+
+def _resolve_path(path, directory, name, paths, unresolved):
+    if not path:
+        return
+    if os.path.isabs(path):
+        paths.append(path)
+    elif directory is not None:
+        paths.append(os.path.join(directory, path))
+    else:
+        unresolved.append('%r is relative to the working directory of the process that opens it' % name)
+
+
+def _flatten_options(options, prefix=''):
+    """json: options as qemu reads them: nested objects and arrays become dotted keys."""
+    flat = {}
+    items = options.items() if isinstance(options, dict) else enumerate(options)
+    for key, value in items:
+        dotted = '%s%s' % (prefix, key)
+        if isinstance(value, (dict, list)):
+            flat.update(_flatten_options(value, dotted + '.'))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _resolve_options(flat, paths, unresolved):
+    for key, value in sorted(flat.items()):
+        if not isinstance(value, str):
+            continue
+        node, _dot, option = key.rpartition('.')
+        prefix = node + '.' if node else ''
+        if option == 'filename':
+            if flat.get(prefix + 'driver') in NETWORK_DRIVERS:
+                continue
+            _resolve_name(value, None, paths, unresolved)
+        elif (option in _CHILD_OPTIONS or node.endswith('children')) and os.path.isabs(value):
+            paths.append(value)  # a node name in qemu, but a path here is counted to be sure
+
+
 class Inspection(object):
     """What the inspector found in one file; see the module documentation for the fields."""
 
@@ -297,6 +407,7 @@ class Inspection(object):
         self.backing_file = None
         self.backing_format = None
         self.data_file = None
+        self.extent_files = ()
         self.encrypted = False
         self.matches = ()
         self.details = {}
@@ -941,6 +1052,7 @@ class _Inspector(object):
         text = raw.decode('latin-1')
         descriptor = self.vmdk_descriptor(text)
         self.result.subformat = descriptor['createType'] or 'descriptor'
+        self.result.extent_files = tuple(extent[3] for extent in descriptor['extents'] if extent[3] is not None)
         for extent in descriptor['extents']:
             if extent[3] is None:
                 self.refuse('extent_type', 'the VMDK descriptor file has a %s extent' % extent[2])
@@ -1019,6 +1131,7 @@ class _Inspector(object):
             raw = self.src.read(desc_offset * 512, desc_size * 512)
             descriptor = self.vmdk_descriptor(raw.split(b'\0', 1)[0].decode('latin-1'))
             if capacity == 0:
+                result.extent_files = tuple(extent[3] for extent in descriptor['extents'] if extent[3] is not None)
                 self.refuse('extent_file', 'the VMDK sparse header has capacity 0, so qemu opens the extents its '
                             'embedded descriptor names instead of the file itself')
             elif len(descriptor['extents']) > 1:

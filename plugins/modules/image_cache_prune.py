@@ -159,17 +159,25 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
-    AtomicError,
-    DestinationLock,
-    has_temps,
-    lock_state,
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import AtomicError, DestinationLock
+from ansible_collections.hypervisor.images.plugins.module_utils._cache import (
+    Scan,
+    busy_entries,
+    cache_entries,
+    key_of,
+    plan,
+    require_complete,
 )
-from ansible_collections.hypervisor.images.plugins.module_utils._cache import Scan, cache_entries, plan, require_complete
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import DIRECTORY, path_kind
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import remove_record
 from ansible_collections.hypervisor.images.plugins.module_utils._task import ImageTask
 from ansible_collections.hypervisor.images.plugins.module_utils._units import parse_duration
+
+
+#: how often the users are scanned again when they changed during a scan, before giving up for this run
+SCAN_ATTEMPTS = 5
+#: the pause between a scan and the check that nothing changed
+SETTLE_SECONDS = 0.2
 
 
 class CachePrune(ImageTask):
@@ -178,8 +186,9 @@ class CachePrune(ImageTask):
         super(CachePrune, self).__init__(module, module.params['path'])
         self.users = [os.path.abspath(path) for path in self.params['users'] or [os.path.dirname(self.path)]]
         self.min_age = None
+        self.unseen = 0
         self.result.update({'path': self.path, 'removed': [], 'kept_in_use': {}, 'kept_young': [], 'kept_busy': [],
-                            'bytes_freed': 0})
+                            'busy_reasons': {}, 'bytes_freed': 0})
 
     def validate(self):
         self.min_age = parse_duration(self.params['min_age'], 'min_age')
@@ -197,78 +206,114 @@ class CachePrune(ImageTask):
 
     def decide_and_act(self, kind):
         entries, planned, scan = self.plan()
-        # Entries a writer is at work on stay; check mode sees them as the real run does.
-        busy = set(key for key in planned['remove'] if self.busy(entries[key][0]))
-        planned['remove'] -= busy
-        self.result['kept_busy'] = sorted(entries[key][0] for key in busy)
         self.report_plan(entries, planned)
         self.diff['before'] = {'path': self.path, 'entries': sorted(path for path, st in entries.values())}
         if not self.module.check_mode and planned['remove']:
-            self.remove(entries, planned['remove'])
+            self.remove(planned['remove'])
         self.result['files_scanned'] = scan.files
         self.result['changed'] = bool(self.result['removed'])
+        self.warn_unseen()
         removed = set(self.result['removed'])
         self.diff['after'] = {'path': self.path,
                               'entries': [path for path in self.diff['before']['entries'] if path not in removed]}
 
-    def plan(self, only=None):
-        """The cache's entries (all, or those of ``only``), a fresh scan of the users, and the plan."""
+    def plan(self, locked=()):
+        """The cache's entries, a fresh scan of the users, and the plan (``locked``: entries whose locks we hold)."""
         entries = cache_entries(self.path, self.params['patterns'], self.params['exclude'])
-        if only is not None:
-            entries = dict((key, value) for key, value in entries.items() if key in only)
         scan = Scan().walk(self.users + [self.path])
         require_complete(scan)
+        busy, unseen = busy_entries(entries, locked)
         now = time.time()
         old = set(key for key, (path, st) in entries.items() if now - st.st_mtime >= self.min_age)
-        return entries, plan(entries, scan, old), scan
+        planned = plan(entries, scan, old, busy)
+        planned['reasons'] = busy
+        if unseen:
+            self.unseen = unseen
+        return entries, planned, scan
 
     def report_plan(self, entries, planned):
         self.result['kept_in_use'] = dict((entries[key][0], users) for key, users in planned['in_use'].items())
         self.result['kept_young'] = sorted(entries[key][0] for key in planned['young'])
+        self.result['kept_busy'] = sorted(entries[key][0] for key in planned['busy'])
+        self.result['busy_reasons'] = dict((entries[key][0], planned['reasons'][key]) for key in planned['busy'])
         self.result['removed'] = sorted(entries[key][0] for key in planned['remove'])
         self.result['bytes_freed'] = sum(entries[key][1].st_blocks * 512 for key in planned['remove'])
 
-    @staticmethod
-    def busy(path):
-        """Whether a task is writing ``path``: its lock is held, or a writer's temporary file lies beside it."""
-        return lock_state(path) == 'held' or has_temps(path)
-
-    def remove(self, entries, keys):
-        """Lock each entry without waiting, plan again under the locks, and remove what is still unused."""
+    def remove(self, keys):
+        """Lock the entries without waiting, plan again under the locks until nothing changes, remove what may go."""
         locks = {}
         try:
-            for key in sorted(keys, key=lambda key: entries[key][0]):
-                path = entries[key][0]
-                lock = DestinationLock(path, timeout=0)
+            entries = cache_entries(self.path, self.params['patterns'], self.params['exclude'])
+            for key in sorted(set(keys) & set(entries), key=lambda key: entries[key][0]):
+                lock = DestinationLock(entries[key][0], timeout=0)
                 try:
                     lock.acquire()
                 except AtomicError:
-                    self.result['kept_busy'].append(path)
-                    continue
-                if has_temps(path):  # a writer made it through its lock just now
-                    lock.release()
-                    self.result['kept_busy'].append(path)
-                    continue
+                    continue  # a writer took it just now: the plan below sees it busy
                 locks[key] = lock
-            entries, planned, dummy = self.plan(only=set(locks))
-            removed = []
-            freed = 0
+            entries, planned = self.settled_plan(set(locks))
+            removed, freed = [], 0
             for key in sorted(planned['remove'], key=lambda key: entries[key][0]):
                 path, st = entries[key]
-                os.unlink(path)
+                try:
+                    if key_of(os.stat(path)) != key:
+                        continue  # replaced meanwhile by a writer that takes no lock
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
                 remove_record(path)
                 removed.append(path)
                 freed += st.st_blocks * 512
-            self.result['kept_busy'].sort()
+            self.report_plan(entries, planned)
             self.result['removed'] = removed
             self.result['bytes_freed'] = freed
-            self.result['kept_in_use'].update(
-                (entries[key][0], users) for key, users in planned['in_use'].items())
-            self.result['kept_young'] = sorted(set(self.result['kept_young']) | set(
-                entries[key][0] for key in planned['young']))
         finally:
             for lock in locks.values():
                 lock.release()
+
+    def settled_plan(self, locked):
+        """The plan of a scan that nothing changed during, and that still holds after a pause.
+
+        An overlay created while the users are scanned could be missed, so the
+        scan is repeated until no directory or file it read has changed; a
+        pause lets a qemu-img that opened an entry just before the scan finish
+        writing the overlay it creates. Entries not locked by this run, and
+        entries that became busy meanwhile, stay.
+        """
+        for dummy in range(SCAN_ATTEMPTS):
+            entries, planned, scan = self.plan(locked)
+            time.sleep(SETTLE_SECONDS)
+            if not scan.changed():
+                break
+        else:
+            entries, planned, scan = self.plan(locked)
+            reason = 'the users\' directories kept changing while they were scanned; left for the next run'
+            return entries, self.keep(entries, planned, scan, set(planned['remove']), reason)
+        late = set(key for key in planned['remove'] if key not in locked)
+        planned = self.keep(entries, planned, scan, late, 'written while the task ran; left for the next run')
+        now_busy, dummy = busy_entries(dict((key, entries[key]) for key in planned['remove']), locked)
+        if now_busy:
+            planned['reasons'].update(now_busy)
+            planned = self.keep(entries, planned, scan, set(now_busy), None)
+        return entries, planned
+
+    def keep(self, entries, planned, scan, keys, reason):
+        """The plan again with ``keys`` kept busy (for ``reason``, unless they have one): what they use stays too."""
+        if not keys:
+            return planned
+        reasons = planned['reasons']
+        for key in keys:
+            reasons.setdefault(key, reason)
+        now = time.time()
+        old = set(key for key, (path, st) in entries.items() if now - st.st_mtime >= self.min_age)
+        replanned = plan(entries, scan, old, set(reasons))
+        replanned['reasons'] = reasons
+        return replanned
+
+    def warn_unseen(self):
+        if self.unseen:
+            self.module.warn('The open files of %d process(es) could not be read (run the task as root, with become): '
+                             'an entry only they hold open was not seen as busy.' % self.unseen)
 
 
 def main():

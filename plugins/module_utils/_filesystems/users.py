@@ -24,9 +24,58 @@ from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import
 
 # losetup comes with util-linux; Debian and Ubuntu ship it in the package mount.
 LOSETUP_PACKAGE = 'mount (Debian, Ubuntu) or util-linux (elsewhere)'
+PROC = '/proc'
 PROC_SWAPS = '/proc/swaps'
 SYS_DEV_BLOCK = '/sys/dev/block'
 QEMU_USER = 'open in a qemu process (a running virtual machine, qemu-nbd or qemu-img), which holds its image locks'
+
+
+def processes_holding(keys, proc=PROC):
+    """Which processes have files open: ``({(dev, ino): ['PID (COMMAND)', ...]}, unseen)``.
+
+    Reads every /proc/PID/fd of the processes it may read (all of them as
+    root); ``unseen`` counts the processes whose open files it could not read.
+    This process is left out.
+    """
+    found = {}
+    unseen = 0
+    if not keys:
+        return found, unseen
+    own = str(os.getpid())
+    try:
+        pids = [name for name in os.listdir(proc) if name.isdigit() and name != own]
+    except OSError:
+        return found, unseen
+    for pid in pids:
+        fd_dir = os.path.join(proc, pid, 'fd')
+        try:
+            fds = os.listdir(fd_dir)
+        except FileNotFoundError:
+            continue  # ended meanwhile
+        except OSError:
+            unseen += 1
+            continue
+        for fd in fds:
+            try:
+                st = os.stat(os.path.join(fd_dir, fd))
+            except OSError:
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in keys:
+                holder = '%s (%s)' % (pid, _command(proc, pid))
+                if holder not in found.setdefault(key, []):
+                    found[key].append(holder)
+    for holders in found.values():
+        holders.sort(key=lambda text: int(text.split()[0]))
+    return found, unseen
+
+
+def _command(proc, pid):
+    try:
+        with open(os.path.join(proc, pid, 'comm'), encoding='utf-8', errors='replace') as handle:
+            return handle.read().strip() or '?'
+    except OSError:
+        return '?'
 
 
 def loop_devices_argv(losetup, path):
