@@ -82,6 +82,12 @@ API
     into a header) reads as a plain file name: qemu reads ``PROTO:`` before any
     ``/`` as a protocol (``file:x``, ``nbd:127.0.0.1:10809``) and ``json:`` as a
     set of options. ``name_problem`` returns None or why not.
+``opened_names(inspection)`` / ``files_qemu_opens(name, directory)``
+    Every name qemu opens besides the image (backing file, data file, VMDK
+    extents, each with the directory qemu resolves it against), and the files
+    of this host one name opens in every spelling qemu accepts (plain,
+    ``file:``, ``json:{...}``, ``blkdebug:``/``blkverify:``), with the names
+    whose file cannot be told (relative to qemu's working directory).
 ``detect_format(path)``, ``format_from_header(header)``, ``DETECTABLE_FORMATS``
     Kept for existing callers: the ``qemu_format`` of a file or a header
     (``raw`` when no signature matches), and the formats that can be recognised.

@@ -14,23 +14,32 @@ description:
   - Removes the entries of a base-image cache (for example Nova's C(/var/lib/nova/instances/_base)) that no image uses
     and that have not been modified for O(min_age), as Nova's image cache manager does inside nova-compute, for hosts
     and storage that have no Nova to do it.
-  - A cache entry is B(in use) when any file under O(users) names it anywhere in its backing chain (an overlay on it,
-    or an overlay on another base that is based on it), or carries a record of having been made from it by
-    M(hypervisor.images.image_convert), M(hypervisor.images.sparse_copy) or
-    M(hypervisor.images.image_snapshot_extract). The files are read themselves, a few KiB of headers each in pure
-    Python (qemu-img never runs), and relative backing names are resolved as qemu resolves them; so overlays on shared
-    storage are seen whichever host made them. Entries are matched by device and inode, so symbolic links, hard links
-    and other spellings of a path count.
+  - A cache entry is B(in use) when any file under O(users) would make qemu open it, at any depth - as a backing file
+    (a plain name, a C(file:) name or C(json:{...}) block options), as a qcow2 external data file, or as a VMDK
+    extent, of the file itself or of any file it opens in turn (an overlay on it, or an overlay on another base that is
+    based on it) - or carries a record of having been made from it by M(hypervisor.images.image_convert),
+    M(hypervisor.images.sparse_copy) or M(hypervisor.images.image_snapshot_extract). The files are read themselves, a
+    few KiB of headers each in pure Python (qemu-img never runs), and every name is resolved as qemu resolves it; so
+    overlays on shared storage are seen whichever host made them. Entries are matched by device and inode, so symbolic
+    links, hard links and other spellings of a path count. Hidden files are read too, since a writer's temporary file
+    names its base before it is renamed into place.
   - The cache's own entries count as users too; a base used only by another base that is itself removed in this run is
-    removed in the same run, and one used by a base that stays is kept.
+    removed in the same run, and one used by a base that stays (in use, young or busy) is kept.
   - An entry in use is kept and its users reported in RV(kept_in_use); an unused entry modified less than O(min_age)
     ago (by its modification time, as Nova) is kept and reported in RV(kept_young); the rest are removed.
-  - Each removal takes the same lock that the modules writing the entry take (C(.NAME.lock) beside it), without
-    waiting; an entry being written right now (its lock held, or a temporary file of a writer beside it) is never
-    removed and is reported in RV(kept_busy). Under the locks, the users are scanned again and the ages read again, so
-    an overlay made meanwhile keeps its base. The entry goes with its source record and its lock file.
-  - When a file under O(users) cannot be read, whether it uses an entry cannot be told, so the task fails and removes
-    nothing.
+  - An entry is B(busy), kept and reported in RV(kept_busy) with the reason in RV(busy_reasons), when a task of this
+    collection is writing it (its lock C(.NAME.lock) held, or a temporary file of a writer beside it), when a process
+    holds qemu's image locks on it (a running virtual machine, a VM started with C(-snapshot), qemu-io, qemu-nbd, a
+    qemu-img convert reading it), or when any process has it open (read from C(/proc/PID/fd); as another user than
+    root only the task's own processes can be seen, and the task warns).
+  - Each removal takes the entry's lock without waiting. Under the locks the users are scanned again, the ages and the
+    busy checks read again, and the scan is repeated until nothing it read has changed (an overlay created or a file
+    rewritten during the scan), so an overlay made meanwhile keeps its base. The entry goes with its source record and
+    its lock file.
+  - When a file under O(users) cannot be read, or names a file qemu would open by a name that cannot be resolved here
+    (a name after C(file:), in C(json:) options or of a data file that is relative to the working directory of the
+    process that opens it), whether it uses an entry cannot be told, so the task fails and removes nothing. Names of
+    network storage (C(nbd:), C(http://), ...) use no entry.
 author:
   - hypervisor.images contributors (@hypervisor-images)
 extends_documentation_fragment:
@@ -40,8 +49,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode scans and plans exactly as a real run and lists in RV(removed) what would go; nothing is locked or
-        removed.
+      - Check mode scans, checks which entries are busy and plans exactly as a real run, and lists in RV(removed) what
+        would go; nothing is locked or removed.
   diff_mode:
     support: full
     details:
@@ -136,11 +145,17 @@ kept_young:
   elements: str
   sample: [/var/lib/nova/instances/_base/new-base]
 kept_busy:
-  description: Unused, old entries kept because a task was writing them (their lock held, or a temporary file beside them).
+  description: Entries kept because they were busy (written by a task, locked by qemu or open in a process) and not in
+    use; RV(busy_reasons) says why. What they use is kept too.
   returned: success
   type: list
   elements: str
-  sample: []
+  sample: [/var/lib/nova/instances/_base/rescue]
+busy_reasons:
+  description: Why each entry of RV(kept_busy) is busy.
+  returned: success
+  type: dict
+  sample: {/var/lib/nova/instances/_base/rescue: open in process 4242 (qemu-system-x86)}
 bytes_freed:
   description: Bytes the removed entries occupied on disk (allocated blocks, not their apparent size); in check mode,
     what would be freed.

@@ -105,3 +105,21 @@ def test_bad_input_removes_nothing(run_module, tree, args, words):
 def test_a_missing_cache_is_refused(run_module, tree):
     out = run_module(image_cache_prune.main, {'path': str(tree / 'nope')})
     assert out.failed and 'is missing, not a directory' in out.result['msg']
+
+
+def test_a_busy_entry_keeps_its_base_in_check_mode_as_in_the_real_run(run_module, tree):
+    base = tree / '_base'
+    qemu_img('create', '-q', '-f', 'qcow2', '-b', 'old.raw', '-F', 'raw', str(base / 'top.qcow2'))
+    age(str(base / 'top.qcow2'), 2 * DAY)
+    age(str(base / 'old.raw'), 2 * DAY)
+    results = []
+    with DestinationLock(str(base / 'top.qcow2')):
+        for check_mode in (True, False):
+            result = run(run_module, tree, check_mode=check_mode).result
+            results.append(dict((key, result[key]) for key in (
+                'removed', 'kept_busy', 'kept_in_use', 'kept_young', 'busy_reasons', 'bytes_freed', 'changed')))
+    assert results[0] == results[1]
+    assert results[0]['removed'] == [] and results[0]['kept_busy'] == [str(base / 'top.qcow2')]
+    assert results[0]['kept_in_use'][str(base / 'old.raw')] == [str(base / 'top.qcow2')]
+    assert 'lock' in results[0]['busy_reasons'][str(base / 'top.qcow2')]
+    assert os.path.exists(str(base / 'old.raw'))
