@@ -54,7 +54,9 @@ API
     reports it; None if unknown), ``file_size``, ``backing_file`` (the name as
     the header stores it), ``backing_format`` (from the header, None if not
     declared), ``backing_path`` (the name resolved the way qemu resolves it,
-    relative to the image's directory), ``data_file``, ``encrypted``,
+    relative to the image's directory), ``data_file``, ``extent_files`` (the
+    names of the files a VMDK descriptor that qemu follows reads its data
+    from), ``encrypted``,
     ``claimed_format``, ``matches`` (every format whose signature matched, the
     chosen one first), ``details`` (format-specific facts), ``reasons`` (tuple
     of :class:`Reason`, each refusing the image unless allowed), ``notes``
