@@ -19,6 +19,13 @@ lock file is removed on release; waiters check that the file they locked is
 still the one on disk, so removal cannot let two writers in at once. While a
 writer holds the lock, no other writer can own a temporary file for that
 destination, so leftovers of killed runs can be removed safely.
+
+A run stopped by SIGTERM, SIGINT (Ctrl-C) or SIGHUP (its SSH connection lost)
+cleans up before it ends: while it owns a temporary file or a lock, handlers of
+those signals remove its temporary files and, unless a command it started is
+still running (which holds the locks too, and dies with it), its lock files;
+then the signal ends the process as it would have. Only SIGKILL leaves them for
+the next writer, which removes them.
 """
 
 from __future__ import annotations
@@ -28,14 +35,68 @@ import errno
 import fcntl
 import os
 import re
+import signal
 import tempfile
+import threading
 import time
 
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import default_file_mode
-from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError, forget, inherit
+from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError, commands_running, forget, inherit
 
 TEMP_SUFFIX = '.part'
 LOCK_SUFFIX = '.lock'
+
+#: the signals a run cleans up on before it ends
+CLEANUP_SIGNALS = tuple(getattr(signal, name) for name in ('SIGTERM', 'SIGINT', 'SIGHUP') if hasattr(signal, name))
+# The temporary files and the locks this process owns now, and the signal handlers it replaced.
+_OWNED_TEMPS = set()
+_OWNED_LOCKS = []
+_REPLACED = {}
+
+
+def _own(temp=None, lock=None):
+    if temp is not None:
+        _OWNED_TEMPS.add(temp)
+    if lock is not None:
+        _OWNED_LOCKS.append(lock)
+    if not _REPLACED and threading.current_thread() is threading.main_thread():
+        for signum in CLEANUP_SIGNALS:
+            try:
+                _REPLACED[signum] = signal.signal(signum, _clean_up_and_end)
+            except (OSError, ValueError):
+                pass
+
+
+def _disown(temp=None, lock=None):
+    _OWNED_TEMPS.discard(temp)
+    if lock in _OWNED_LOCKS:
+        _OWNED_LOCKS.remove(lock)
+
+
+def clean_up():
+    """Remove this process's temporary files, and its lock files unless a command it started still holds them."""
+    for path in sorted(_OWNED_TEMPS):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    _OWNED_TEMPS.clear()
+    if not commands_running():
+        for lock in list(_OWNED_LOCKS):
+            try:
+                lock.release()
+            except OSError:
+                pass
+
+
+def _clean_up_and_end(signum, frame):
+    clean_up()
+    for number, handler in _REPLACED.items():
+        try:
+            signal.signal(number, signal.SIG_DFL if number == signum else handler)
+        except (OSError, ValueError, TypeError):
+            pass
+    os.kill(os.getpid(), signum)
 
 
 class AtomicError(TaskError):
@@ -134,6 +195,7 @@ class Lock:
                     self._fd = fd
                     self.found_stale = self.lock_file and not created
                     inherit(fd)
+                    _own(lock=self)
                     return self
             except BaseException:
                 os.close(fd)
@@ -167,6 +229,7 @@ class Lock:
     def release(self):
         if self._fd is None:
             return
+        _disown(lock=self)
         forget(self._fd)
         try:
             if self.lock_file:
@@ -288,6 +351,7 @@ class AtomicFile:
     def create(self):
         try:
             fd, self.path = tempfile.mkstemp(prefix='.%s.' % self.name, suffix=TEMP_SUFFIX, dir=self.directory)
+            _own(temp=self.path)
         except OSError as exc:
             raise AtomicError(
                 'Cannot create a temporary file in %s for %s: %s. The directory must exist and be '
@@ -315,6 +379,7 @@ class AtomicFile:
             before_rename(self.path)
         os.rename(self.path, self.dest)
         self.committed = True
+        _disown(temp=self.path)
         fsync_directory(self.directory)
 
     def discard(self):
@@ -323,6 +388,7 @@ class AtomicFile:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
+            _disown(temp=self.path)
             self.path = None
 
     def __enter__(self):

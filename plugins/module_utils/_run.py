@@ -152,6 +152,8 @@ PR_SET_PDEATHSIG = 1
 _LIBC = []
 # Descriptors of the locks the module holds while its commands run (see inherit).
 _INHERITED = set()
+# How many commands are running now (see commands_running).
+_RUNNING = [0]
 
 
 def _libc():
@@ -198,6 +200,11 @@ def forget(fd):
     _INHERITED.discard(fd)
 
 
+def commands_running():
+    """Whether a command started by :func:`run_command` is running now (it holds the module's locks too)."""
+    return _RUNNING[0] > 0
+
+
 def run_command(argv, limits=None):
     """Run ``argv`` without a shell in the C locale; return a CommandResult.
 
@@ -209,6 +216,7 @@ def run_command(argv, limits=None):
     env.pop('LANGUAGE', None)
     env.update(C_LOCALE)
     start = time.monotonic()
+    _RUNNING[0] += 1
     try:
         # This is the collection's run_command: AnsibleModule.run_command can set neither limits nor the death
         # signal in the child, nor pass it the lock descriptors. (ansible-core 2.21's sanity flags subprocess here.)
@@ -226,6 +234,8 @@ def run_command(argv, limits=None):
     except OSError as exc:
         raise ToolNotFoundError('Cannot run %s: %s. Check that it is installed and executable by the user the task '
                                 'runs as.' % (argv[0], exc.strerror), cmd=argv)
+    finally:
+        _RUNNING[0] -= 1
     return CommandResult(
         argv,
         proc.returncode,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import stat
+import subprocess
+import sys
 import time
 
 import pytest
@@ -218,3 +221,49 @@ def test_a_scratch_file_left_by_a_killed_run_is_stale(tmp_path):
     dest = str(tmp_path / 'disk.img')
     with scratch_file(dest) as path:
         assert remove_stale_temps(dest) == [path]
+
+
+# --- a run stopped by a signal cleans up ------------------------------------
+
+_WRITER = '''
+import sys, time
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import AtomicFile, DestinationLock
+from ansible_collections.hypervisor.images.plugins.module_utils._run import run_command
+dest, command = sys.argv[1], sys.argv[2] == 'command'
+with DestinationLock(dest):
+    with AtomicFile(dest) as tmp:
+        with open(tmp.path, 'wb') as handle:
+            handle.write(b'x' * 65536)
+        print('ready', flush=True)
+        if command:
+            run_command(['sleep', '30'])
+        time.sleep(30)
+'''
+
+
+def _collections_path():
+    here = os.path.dirname(os.path.abspath(_atomic.__file__))
+    return os.path.abspath(os.path.join(here, '..', '..', '..', '..', '..'))
+
+
+@pytest.mark.parametrize('signame', ['SIGTERM', 'SIGINT', 'SIGHUP'])
+def test_a_signal_removes_the_temporary_file_and_the_lock_file(tmp_path, signame):
+    dest = str(tmp_path / 'image.qcow2')
+    proc = subprocess.Popen([sys.executable, '-c', _WRITER, dest, 'sleep'], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=_collections_path()))
+    assert proc.stdout.readline().strip() == 'ready'
+    assert len(os.listdir(str(tmp_path))) == 2  # the temporary file and the lock file
+    proc.send_signal(getattr(signal, signame))
+    assert proc.wait(timeout=10) == -getattr(signal, signame)
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_while_a_command_runs_the_lock_file_stays_for_the_next_writer(tmp_path):
+    dest = str(tmp_path / 'image.qcow2')
+    proc = subprocess.Popen([sys.executable, '-c', _WRITER, dest, 'command'], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=_collections_path()))
+    assert proc.stdout.readline().strip() == 'ready'
+    time.sleep(0.3)  # sleep(1) is running and holds the lock too
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == -signal.SIGTERM
+    assert os.listdir(str(tmp_path)) == ['.image.qcow2.lock']
