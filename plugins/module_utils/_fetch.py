@@ -163,7 +163,19 @@ def parse_checksum(value):
 
 
 _BSD_LINE = re.compile(r'^(?P<algorithm>[\w-]+) ?\((?P<path>.+)\) ?= (?P<digest>[\w.]+)$')
-_GNU_LINE = re.compile(r'^(?P<digest>[\w.]+)\s+(\*|\./|\.)?(?P<path>.+)$')
+_GNU_LINE = re.compile(r'^(?P<digest>[\w.]+)\s+(?P<path>.+)$')
+
+
+def _listed_name(path, binary_marker=True):
+    """The file name a checksum line means: without sha256sum's binary marker ``*`` and one leading ``./``.
+
+    Nothing else is dropped: ``../NAME``, ``.NAME`` and ``sub/NAME`` are other files than ``NAME``.
+    """
+    if binary_marker and path.startswith('*'):
+        path = path[1:]
+    if path.startswith('./'):
+        path = path[2:]
+    return path
 
 
 def _same_algorithm(name, algorithm):
@@ -177,7 +189,9 @@ def sums_digest(text, filename, algorithm):
 
     Reads GNU lines (``DIGEST  NAME``, ``DIGEST *NAME``), BSD lines
     (``SHA256 (NAME) = DIGEST``; lines of another algorithm are skipped) and a
-    list of one digest alone, as get_url does; the first match wins.
+    list of one digest alone, as get_url does; the first match wins. A listed
+    name matches only when it is ``filename`` exactly, once a leading ``./``
+    (and in GNU lines the binary marker ``*``) is dropped.
     """
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith('#')]
     if len(lines) == 1 and len(lines[0].split()) == 1:
@@ -185,11 +199,12 @@ def sums_digest(text, filename, algorithm):
     for line in lines:
         match = _BSD_LINE.match(line)
         if match:
-            if match.group('path') == filename and _same_algorithm(match.group('algorithm'), algorithm):
+            if (_listed_name(match.group('path'), binary_marker=False) == filename
+                    and _same_algorithm(match.group('algorithm'), algorithm)):
                 return match.group('digest')
             continue
         match = _GNU_LINE.match(line)
-        if match and match.group('path').lstrip('./') == filename.lstrip('./'):
+        if match and _listed_name(match.group('path')) == filename:
             return match.group('digest')
     return None
 

@@ -129,6 +129,35 @@ def test_sums_digest_reads_gnu_and_bsd_lists(name, algorithm, digest):
     assert sums_digest(SUMS, name, algorithm) == digest
 
 
+NEAR = '%s  ../good.qcow2\n%s  .x\n%s  sub/good.qcow2\n%s  .good.qcow2\nSHA256 (../bsd.img) = %s\n' % (
+    '1' * 64, '2' * 64, '3' * 64, '4' * 64, '5' * 64)
+
+
+@pytest.mark.parametrize('name', ['good.qcow2', 'x', 'bsd.img'])
+def test_names_that_only_look_alike_are_not_the_file(name):
+    assert sums_digest(NEAR, name, 'sha256') is None
+
+
+@pytest.mark.parametrize('line, name', [
+    ('%s  ./good.qcow2', 'good.qcow2'),
+    ('%s *good.qcow2', 'good.qcow2'),
+    ('%s *./good.qcow2', 'good.qcow2'),
+    ('%s  ../good.qcow2', '../good.qcow2'),
+    ('%s  .x', '.x'),
+    ('%s  sub/good.qcow2', 'sub/good.qcow2'),
+    ('SHA256 (./good.qcow2) = %s', 'good.qcow2'),
+    ('SHA256 (.x) = %s', '.x'),
+])
+def test_a_listed_name_matches_exactly_once_its_dot_slash_and_binary_marker_are_dropped(line, name):
+    assert sums_digest('%s\n%s\n' % ('0' * 64 + '  other.img', line % SHA), name, 'sha256') == SHA
+
+
+@pytest.mark.parametrize('name', ['.good.qcow2', 'good.qcow2'])
+def test_a_dotted_name_is_not_its_undotted_twin(name):
+    sums = '%s  .good.qcow2\n%s  good.qcow2\n' % ('1' * 64, '2' * 64)
+    assert sums_digest(sums, name, 'sha256') == ('1' * 64 if name.startswith('.') else '2' * 64)
+
+
 def test_a_list_of_one_digest_alone_is_that_digest():
     assert sums_digest('%s\n' % SHA, 'anything.img', 'sha256') == SHA
 
@@ -460,3 +489,4 @@ def test_a_stall_in_the_middle_of_the_data_stops_the_download(tmp_path):
 ])
 def test_mask_url_hides_passwords(url, masked):
     assert mask_url(url) == masked
+
