@@ -74,7 +74,10 @@ def mask_url(url):
 
     ansible.module_utils.urls has its own only since ansible-core 2.17.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL (an unbalanced [ in the host): mask whatever stands before an @ of the host part
+        return re.sub(r'^([^/?#]*//)[^/?#]*@', r'\1****@', url)
     if '@' not in parts.netloc:
         return url
     userinfo, host = parts.netloc.rsplit('@', 1)
@@ -82,9 +85,38 @@ def mask_url(url):
     return urlunsplit((parts.scheme, '%s@%s' % (masked, host), parts.path, parts.query, parts.fragment))
 
 
+def url_passwords(*urls):
+    """The passwords the URLs among ``urls`` carry, as written and URL-decoded, for ``no_log_values``.
+
+    Anything that is not a string, or not a URL, gives none; nothing raises.
+    """
+    found = set()
+    for url in urls:
+        if not isinstance(url, str):
+            continue
+        try:
+            password = urlsplit(url).password
+        except ValueError:  # an unbalanced [ in the host: read the user information by hand
+            netloc = re.split(r'[/?#]', url.partition('//')[2], maxsplit=1)[0]
+            password = netloc.rpartition('@')[0].partition(':')[2]
+        if password:
+            found.update(value for value in (password, unquote(password)) if value)
+    return found
+
+
+def checksum_url(value):
+    """What follows the algorithm in a ``checksum`` option value: the URL of ``ALGO:URL`` (or a digest), or None."""
+    if not isinstance(value, str) or ':' not in value:
+        return None
+    return value.partition(':')[2].strip() or None
+
+
 def url_problem(url):
     """Why ``url`` cannot be fetched, or None."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return 'url: %s is not a URL (%s)' % (mask_url(url), exc)
     if parts.scheme not in SCHEMES:
         return ('url: %s has the scheme %r; image_fetch fetches %s URLs'
                 % (mask_url(url), parts.scheme, ', '.join(SCHEMES)))
@@ -154,7 +186,7 @@ def parse_checksum(value):
         raise FetchError('checksum: %r must be ALGORITHM:DIGEST (sha256:9f86d0...) or ALGORITHM:URL of a list of '
                          'digests (sha256:https://example.com/SHA256SUMS).' % value)
     new_hash(algorithm)
-    if urlsplit(rest.strip()).scheme in SCHEMES:
+    if re.match(r'^(%s):' % '|'.join(SCHEMES), rest.strip(), re.IGNORECASE):
         problem = url_problem(rest.strip())
         if problem:
             raise FetchError('checksum: the list of digests %s' % problem[len('url: '):])
