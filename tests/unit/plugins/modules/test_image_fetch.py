@@ -21,7 +21,8 @@ from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils impo
 
 MiB = 1024 * 1024
 # What Ansible's AnsibleModule really does on exit (the run_module fixture replaces both).
-REAL_EXIT_JSON, REAL_FAIL_JSON = basic.AnsibleModule.exit_json, basic.AnsibleModule.fail_json
+REAL_EXIT_JSON = basic.AnsibleModule.exit_json
+REAL_FAIL_JSON = basic.AnsibleModule.fail_json
 
 
 def sha256(path):
