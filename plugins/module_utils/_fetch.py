@@ -74,7 +74,10 @@ def mask_url(url):
 
     ansible.module_utils.urls has its own only since ansible-core 2.17.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL (an unbalanced [ in the host): mask whatever stands before an @ of the host part
+        return re.sub(r'^([^/?#]*//)[^/?#]*@', r'\1****@', url)
     if '@' not in parts.netloc:
         return url
     userinfo, host = parts.netloc.rsplit('@', 1)
@@ -82,9 +85,38 @@ def mask_url(url):
     return urlunsplit((parts.scheme, '%s@%s' % (masked, host), parts.path, parts.query, parts.fragment))
 
 
+def url_passwords(*urls):
+    """The passwords the URLs among ``urls`` carry, as written and URL-decoded, for ``no_log_values``.
+
+    Anything that is not a string, or not a URL, gives none; nothing raises.
+    """
+    found = set()
+    for url in urls:
+        if not isinstance(url, str):
+            continue
+        try:
+            password = urlsplit(url).password
+        except ValueError:  # an unbalanced [ in the host: read the user information by hand
+            netloc = re.split(r'[/?#]', url.partition('//')[2], maxsplit=1)[0]
+            password = netloc.rpartition('@')[0].partition(':')[2]
+        if password:
+            found.update(value for value in (password, unquote(password)) if value)
+    return found
+
+
+def checksum_url(value):
+    """What follows the algorithm in a ``checksum`` option value: the URL of ``ALGO:URL`` (or a digest), or None."""
+    if not isinstance(value, str) or ':' not in value:
+        return None
+    return value.partition(':')[2].strip() or None
+
+
 def url_problem(url):
     """Why ``url`` cannot be fetched, or None."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return 'url: %s is not a URL (%s)' % (mask_url(url), exc)
     if parts.scheme not in SCHEMES:
         return ('url: %s has the scheme %r; image_fetch fetches %s URLs'
                 % (mask_url(url), parts.scheme, ', '.join(SCHEMES)))
@@ -154,7 +186,7 @@ def parse_checksum(value):
         raise FetchError('checksum: %r must be ALGORITHM:DIGEST (sha256:9f86d0...) or ALGORITHM:URL of a list of '
                          'digests (sha256:https://example.com/SHA256SUMS).' % value)
     new_hash(algorithm)
-    if urlsplit(rest.strip()).scheme in SCHEMES:
+    if re.match(r'^(%s):' % '|'.join(SCHEMES), rest.strip(), re.IGNORECASE):
         problem = url_problem(rest.strip())
         if problem:
             raise FetchError('checksum: the list of digests %s' % problem[len('url: '):])
@@ -163,7 +195,19 @@ def parse_checksum(value):
 
 
 _BSD_LINE = re.compile(r'^(?P<algorithm>[\w-]+) ?\((?P<path>.+)\) ?= (?P<digest>[\w.]+)$')
-_GNU_LINE = re.compile(r'^(?P<digest>[\w.]+)\s+(\*|\./|\.)?(?P<path>.+)$')
+_GNU_LINE = re.compile(r'^(?P<digest>[\w.]+)\s+(?P<path>.+)$')
+
+
+def _listed_name(path, binary_marker=True):
+    """The file name a checksum line means: without sha256sum's binary marker ``*`` and one leading ``./``.
+
+    Nothing else is dropped: ``../NAME``, ``.NAME`` and ``sub/NAME`` are other files than ``NAME``.
+    """
+    if binary_marker and path.startswith('*'):
+        path = path[1:]
+    if path.startswith('./'):
+        path = path[2:]
+    return path
 
 
 def _same_algorithm(name, algorithm):
@@ -177,7 +221,9 @@ def sums_digest(text, filename, algorithm):
 
     Reads GNU lines (``DIGEST  NAME``, ``DIGEST *NAME``), BSD lines
     (``SHA256 (NAME) = DIGEST``; lines of another algorithm are skipped) and a
-    list of one digest alone, as get_url does; the first match wins.
+    list of one digest alone, as get_url does; the first match wins. A listed
+    name matches only when it is ``filename`` exactly, once a leading ``./``
+    (and in GNU lines the binary marker ``*``) is dropped.
     """
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith('#')]
     if len(lines) == 1 and len(lines[0].split()) == 1:
@@ -185,11 +231,12 @@ def sums_digest(text, filename, algorithm):
     for line in lines:
         match = _BSD_LINE.match(line)
         if match:
-            if match.group('path') == filename and _same_algorithm(match.group('algorithm'), algorithm):
+            if (_listed_name(match.group('path'), binary_marker=False) == filename
+                    and _same_algorithm(match.group('algorithm'), algorithm)):
                 return match.group('digest')
             continue
         match = _GNU_LINE.match(line)
-        if match and match.group('path').lstrip('./') == filename.lstrip('./'):
+        if match and _listed_name(match.group('path')) == filename:
             return match.group('digest')
     return None
 

@@ -52,7 +52,9 @@ options:
     description:
       - The URL of the image, V(http://), V(https://) or V(file://) (a file on the managed host, for example an NFS
         mount; a character device such as V(file:///dev/zero) is read too, within O(max_size)).
-      - Credentials in the URL are masked in what the module returns and records.
+      - Credentials in the URL are masked in what the module returns and records. Its password (and that of a URL in
+        O(checksum)) is a C(no_log) value; it is masked wherever the output would show it, in the task's invocation,
+        messages and logs too.
     type: str
     required: true
   dest:
@@ -350,6 +352,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fetch import (
     DEFAULT_ALGORITHM,
     FetchError,
     Sink,
+    checksum_url,
     expected_checksum,
     fetch_record,
     file_url_path,
@@ -360,6 +363,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fetch import (
     record_reasons,
     request,
     url_filename,
+    url_passwords,
     url_problem,
     would_decompress,
 )
@@ -671,6 +675,24 @@ def changed_since(name, recorded, response):
     return '%s answered the conditional request with the image' % name
 
 
+def secrets_of(params):
+    """The passwords in the URLs of ``url`` and ``checksum`` (ALGO:URL), which no output may show."""
+    return url_passwords(params.get('url'), checksum_url(params.get('checksum')))
+
+
+class FetchModule(AnsibleModule):
+    """An AnsibleModule that masks the passwords of URLs from the moment it has read its arguments.
+
+    So that what it returns, warns and logs never shows them, not even when
+    the arguments fail validation (which happens before the module is made).
+    """
+
+    def _load_params(self):
+        super(FetchModule, self)._load_params()
+        if isinstance(self.params, dict):
+            self.no_log_values.update(secrets_of(self.params))
+
+
 def main():
     argument_spec = url_argument_spec()
     argument_spec.update(
@@ -687,7 +709,8 @@ def main():
         headers=dict(type='dict', default={}),
         check_free_space=dict(type='bool', default=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, add_file_common_args=True, supports_check_mode=True)
+    module = FetchModule(argument_spec=argument_spec, add_file_common_args=True, supports_check_mode=True)
+    module.no_log_values.update(secrets_of(module.params))
     ImageFetch(module).run()
 
 

@@ -18,6 +18,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fetch import (
     Decompressor,
     FetchError,
     Sink,
+    checksum_url,
     choose_compression,
     mask_url,
     expected_checksum,
@@ -30,6 +31,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._fetch import (
     request,
     sums_digest,
     url_filename,
+    url_passwords,
     url_problem,
     would_decompress,
 )
@@ -63,6 +65,7 @@ class FakeModule:
     ('/srv/a.img', "has the scheme ''"),
     ('file://server/srv/a.img', 'file://server/srv/a.img names a host'),
     ('http:///a.img', 'names no host'),
+    ('http://ops:pw@[::1/a.img', 'url: http://****@[::1/a.img is not a URL (Invalid IPv6 URL)'),
 ])
 def test_url_problem(url, problem):
     found = url_problem(url)
@@ -100,6 +103,7 @@ def test_parse_checksum_takes_a_list_url():
     ('sha256:abcd', 'is not a sha256 digest (64 hexadecimal digits)'),
     ('md5:' + 'g' * 32, 'is not a md5 digest'),
     ('sha256:file://host/SUMS', 'file://host/SUMS names a host'),
+    ('sha256:https://ops:pw@[::1/SUMS', 'the list of digests https://****@[::1/SUMS is not a URL'),
 ])
 def test_parse_checksum_refuses_what_it_cannot_use(value, message):
     with pytest.raises(FetchError) as excinfo:
@@ -127,6 +131,35 @@ SHA256 (bsd.img) = %s
 ])
 def test_sums_digest_reads_gnu_and_bsd_lists(name, algorithm, digest):
     assert sums_digest(SUMS, name, algorithm) == digest
+
+
+NEAR = '%s  ../good.qcow2\n%s  .x\n%s  sub/good.qcow2\n%s  .good.qcow2\nSHA256 (../bsd.img) = %s\n' % (
+    '1' * 64, '2' * 64, '3' * 64, '4' * 64, '5' * 64)
+
+
+@pytest.mark.parametrize('name', ['good.qcow2', 'x', 'bsd.img'])
+def test_names_that_only_look_alike_are_not_the_file(name):
+    assert sums_digest(NEAR, name, 'sha256') is None
+
+
+@pytest.mark.parametrize('line, name', [
+    ('%s  ./good.qcow2', 'good.qcow2'),
+    ('%s *good.qcow2', 'good.qcow2'),
+    ('%s *./good.qcow2', 'good.qcow2'),
+    ('%s  ../good.qcow2', '../good.qcow2'),
+    ('%s  .x', '.x'),
+    ('%s  sub/good.qcow2', 'sub/good.qcow2'),
+    ('SHA256 (./good.qcow2) = %s', 'good.qcow2'),
+    ('SHA256 (.x) = %s', '.x'),
+])
+def test_a_listed_name_matches_exactly_once_its_dot_slash_and_binary_marker_are_dropped(line, name):
+    assert sums_digest('%s\n%s\n' % ('0' * 64 + '  other.img', line % SHA), name, 'sha256') == SHA
+
+
+@pytest.mark.parametrize('name', ['.good.qcow2', 'good.qcow2'])
+def test_a_dotted_name_is_not_its_undotted_twin(name):
+    sums = '%s  .good.qcow2\n%s  good.qcow2\n' % ('1' * 64, '2' * 64)
+    assert sums_digest(sums, name, 'sha256') == ('1' * 64 if name.startswith('.') else '2' * 64)
 
 
 def test_a_list_of_one_digest_alone_is_that_digest():
@@ -457,6 +490,30 @@ def test_a_stall_in_the_middle_of_the_data_stops_the_download(tmp_path):
     ('https://images.example.org/u.qcow2', 'https://images.example.org/u.qcow2'),
     ('https://ops:s3cret@images.example.org:8443/u.qcow2?x=1', 'https://****:****@images.example.org:8443/u.qcow2?x=1'),
     ('http://token@host/u', 'http://****@host/u'),
+    ('http://ops:pw@[::1/u@v', 'http://****@[::1/u@v'),
 ])
 def test_mask_url_hides_passwords(url, masked):
     assert mask_url(url) == masked
+
+
+@pytest.mark.parametrize('urls, passwords', [
+    (['https://ops:s3cret@images.example.org:8443/u.qcow2'], {'s3cret'}),
+    (['http://ops:p%40ss%2Fw0rd@host/u', 'http://ops:other@host/SUMS'], {'p%40ss%2Fw0rd', 'p@ss/w0rd', 'other'}),
+    (['http://token@host/u', 'http://ops:@host/u', 'https://host/u', 'file:///srv/u'], set()),
+    ([None, 42, ['http://ops:pw@host/u'], '', 'not a url'], set()),
+    (['http://ops:pw@[::1/u', 'http://ops:pw2@host]/u?a=b@c'], {'pw', 'pw2'}),
+])
+def test_url_passwords_finds_every_password_and_never_raises(urls, passwords):
+    assert url_passwords(*urls) == passwords
+
+
+@pytest.mark.parametrize('value, url', [
+    ('sha256:http://ops:pw@host/SHA256SUMS', 'http://ops:pw@host/SHA256SUMS'),
+    ('sha256: https://host/SUMS ', 'https://host/SUMS'),
+    ('sha256:' + SHA, SHA),
+    ('sha256', None),
+    ('sha256:', None),
+    (None, None),
+])
+def test_checksum_url_is_what_follows_the_algorithm(value, url):
+    assert checksum_url(value) == url

@@ -11,6 +11,7 @@ import os
 import shutil
 
 import pytest
+from ansible.module_utils import basic
 
 from ansible_collections.hypervisor.images.plugins.module_utils import _convert, _task
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import read_record
@@ -19,6 +20,9 @@ from ansible_collections.hypervisor.images.tests.unit.plugins.local_http import 
 from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import QEMU
 
 MiB = 1024 * 1024
+# What Ansible's AnsibleModule really does on exit (the run_module fixture replaces both).
+REAL_EXIT_JSON = basic.AnsibleModule.exit_json
+REAL_FAIL_JSON = basic.AnsibleModule.fail_json
 
 
 def sha256(path):
@@ -394,6 +398,7 @@ def test_server_failures_leave_nothing(module, server, path, message):
 
 @pytest.mark.parametrize('args, message', [
     ({'url': 'ftp://example.com/a.img'}, "has the scheme 'ftp'"),
+    ({'url': 'http://ops:pw@[::1/a.img'}, 'url: http://****@[::1/a.img is not a URL'),
     ({'checksum': 'sha256:abc'}, 'is not a sha256 digest'),
     ({'checksum': 'whirl:abc'}, "'whirl' is not a hash algorithm"),
     ({'format': 'vmdk'}, 'format: vmdk is not in allowed_formats (raw, qcow2)'),
@@ -414,3 +419,54 @@ def test_dest_must_be_a_file_in_an_existing_directory(module):
     assert out.failed and 'is a directory, not an image file: give the path of the image file' in out.result['msg']
     out = module(dict(url=module.url, dest=os.path.join(module.out, 'missing', 'disk.img')))
     assert out.failed and 'does not exist. Create it first' in out.result['msg']
+
+
+# -- passwords in URLs -------------------------------------------------------------------------
+
+PASSWORD = 'Secr3t-pw%21'  # URL-encoded: the user's password is Secr3t-pw!
+
+
+def with_password(url):
+    return url.replace('http://', 'http://ops:%s@' % PASSWORD, 1)
+
+
+@pytest.fixture
+def printed(module, monkeypatch, capsys):
+    """Run the module with AnsibleModule's own exit_json and fail_json; what it printed, and whether it failed."""
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', REAL_EXIT_JSON)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', REAL_FAIL_JSON)
+
+    def run(args):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as excinfo:
+            module(args)
+        out = capsys.readouterr().out
+        return json.loads(out[out.index('{'):]), bool(excinfo.value.code)
+
+    return run
+
+
+@pytest.mark.parametrize('case', ['fetched', 'not found', 'list without it', 'invalid option', 'check mode'])
+def test_passwords_in_urls_are_masked_in_all_the_module_returns(module, server, printed, case):
+    with open(os.path.join(module.srv, 'SHA256SUMS'), 'w') as handle:
+        handle.write('%s  a.qcow2\n' % sha256(module.image)[len('sha256:'):])
+    args = dict(url=with_password(server.url('a.qcow2')), dest=module.dest,
+                checksum='sha256:' + with_password(server.url('SHA256SUMS')))
+    failed = case in ('not found', 'list without it', 'invalid option')
+    if case == 'not found':
+        args['url'] = with_password(server.url('status/404/a.qcow2'))
+    elif case == 'list without it':
+        args['url'] = with_password(server.url('b.qcow2'))
+    elif case == 'invalid option':
+        args['format'] = 'floppy'  # refused by the argument spec, before the module is made
+    elif case == 'check mode':
+        args['_ansible_check_mode'] = True
+    result, exited_failed = printed(args)
+    assert exited_failed == failed and result.get('failed', False) == failed, result
+    text = json.dumps(result)
+    assert PASSWORD not in text and 'Secr3t-pw!' not in text, text
+    assert result['invocation']['module_args']['url'].startswith('http://ops:********@127.0.0.1:')
+    assert result['invocation']['module_args']['checksum'].startswith('sha256:http://ops:********@127.0.0.1:')
+    if case == 'fetched':
+        assert result['changed'] and result['url'].startswith('http://****:****@127.0.0.1:')
+        assert os.path.exists(module.dest)
