@@ -165,25 +165,11 @@ duration:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.images.plugins.module_utils._convert import ConvertTask, convert_argument_spec
-from ansible_collections.hypervisor.images.plugins.module_utils._identity import source_record
-from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import FORMATS
-
-
-class ImageConvert(ConvertTask):
-
-    def inspect_source(self):
-        self.vet_source(self.params['src_format'])
-
-    def wanted_record(self):
-        return source_record(self.src, identity=self.source_identity(), src_format=self.src_format,
-                             dest_format=self.dest_format, compress=self.params['compress'], options=self.options)
+from ansible_collections.hypervisor.images.plugins.module_utils._tasks.image_convert import ImageConvert, module_args
 
 
 def main():
-    argument_spec = convert_argument_spec()
-    argument_spec['src_format'] = dict(type='str', choices=list(FORMATS))
-    module = AnsibleModule(argument_spec=argument_spec, add_file_common_args=True, supports_check_mode=True)
+    module = AnsibleModule(**module_args())
     ImageConvert(module).run()
 
 
