@@ -50,6 +50,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._inspect import 
 from ansible_collections.hypervisor.images.plugins.module_utils._qemu_img import qemu_lock_held
 from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
 
+
 class CacheScanError(TaskError):
     """Files under the users' directories could not be read, so use cannot be ruled out."""
 

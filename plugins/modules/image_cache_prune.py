@@ -224,7 +224,7 @@ class CachePrune(ImageTask):
         self.report_plan(entries, planned)
         self.diff['before'] = {'path': self.path, 'entries': sorted(path for path, st in entries.values())}
         if not self.module.check_mode and planned['remove']:
-            self.remove(planned['remove'])
+            self.remove_entries(planned['remove'])
         self.result['files_scanned'] = scan.files
         self.result['changed'] = bool(self.result['removed'])
         self.warn_unseen()
@@ -254,7 +254,7 @@ class CachePrune(ImageTask):
         self.result['removed'] = sorted(entries[key][0] for key in planned['remove'])
         self.result['bytes_freed'] = sum(entries[key][1].st_blocks * 512 for key in planned['remove'])
 
-    def remove(self, keys):
+    def remove_entries(self, keys):
         """Lock the entries without waiting, plan again under the locks until nothing changes, remove what may go."""
         locks = {}
         try:
