@@ -31,8 +31,13 @@ from ansible.module_utils.basic import FILE_COMMON_ARGUMENTS
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.hypervisor.images.plugins.module_utils._run import TaskError
-from ansible_collections.hypervisor.images.plugins.module_utils._tasks import cow_image, image_convert, qemu_image
-from ansible_collections.hypervisor.images.plugins.module_utils._tasks import sparse_copy
+from ansible_collections.hypervisor.images.plugins.module_utils._tasks import (
+    cow_image,
+    image_convert,
+    image_fetch,
+    qemu_image,
+    sparse_copy,
+)
 
 #: module name -> (task module, the option naming what it writes, the options naming what it reads)
 KINDS = {
@@ -40,6 +45,7 @@ KINDS = {
     'cow_image': (cow_image, 'path', ('backing_file',)),
     'image_convert': (image_convert, 'dest', ('src',)),
     'sparse_copy': (sparse_copy, 'dest', ('src',)),
+    'image_fetch': (image_fetch, 'dest', ()),
 }
 #: options every image entry may take from the plan's defaults
 DEFAULTABLE = ('owner', 'group', 'mode')
@@ -133,7 +139,10 @@ def parse_entries(raw_entries, defaults):
         validated = validator.validate(params)
         if validated.error_messages:
             raise PlanError('images: entry %d (%s): %s.' % (index, kind, '; '.join(validated.error_messages)))
-        entries.append((Entry(index, kind, validated.validated_parameters), validated._no_log_values))
+        secrets = set(validated._no_log_values)
+        if kind == 'image_fetch':
+            secrets |= image_fetch.secrets_of(validated.validated_parameters)
+        entries.append((Entry(index, kind, validated.validated_parameters), secrets))
     return entries
 
 
@@ -182,6 +191,7 @@ TASK_CLASSES = {
     'cow_image': 'CowImage',
     'image_convert': 'ImageConvert',
     'sparse_copy': 'SparseCopy',
+    'image_fetch': 'ImageFetch',
 }
 
 

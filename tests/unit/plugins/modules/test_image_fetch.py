@@ -15,6 +15,7 @@ from ansible.module_utils import basic
 
 from ansible_collections.hypervisor.images.plugins.module_utils import _convert, _task
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import read_record
+from ansible_collections.hypervisor.images.plugins.module_utils._tasks import image_fetch as fetch_task
 from ansible_collections.hypervisor.images.plugins.modules import image_fetch
 from ansible_collections.hypervisor.images.tests.unit.plugins.local_http import http_server
 from ansible_collections.hypervisor.images.tests.unit.plugins.modules.utils import QEMU
@@ -347,7 +348,7 @@ def test_a_stream_past_max_size_is_stopped(module):
 
 
 def test_without_max_size_the_stream_is_bound_by_the_free_space(module, monkeypatch):
-    monkeypatch.setattr(image_fetch, 'fs_usage', lambda path: {'total': 9 * MiB, 'free': 3 * MiB, 'used': 6 * MiB})
+    monkeypatch.setattr(fetch_task, 'fs_usage', lambda path: {'total': 9 * MiB, 'free': 3 * MiB, 'used': 6 * MiB})
     out = module(dict(url='file:///dev/zero', dest=module.dest))
     refused(module, out, 'sent more than 3.0 MiB')
     assert 'the free space of the file system holding %s' % module.out in out.result['msg']

@@ -220,7 +220,7 @@ def test_source_changing_during_the_copy_fails(run_module, files, monkeypatch):
 @pytest.mark.parametrize('kind', ['block device', 'character device'])
 def test_devices_are_refused(run_module, files, monkeypatch, kind):
     src, dest = files
-    real = sparse_copy.path_kind
+    real = _task.path_kind
     monkeypatch.setattr(_task, 'path_kind', lambda path: kind if path == dest else real(path))
     out = run_module(sparse_copy.main, {'src': src, 'dest': dest})
     assert out.failed
