@@ -447,18 +447,31 @@ class Mkfs(ImageTask):
 
     # -- state: present --------------------------------------------------------
 
-    def create(self, wipe_argv=None):
-        """Make the file system on an empty device, or (with ``wipe_argv``) after erasing its signatures."""
+    def create(self, replaced=None):
+        """Make the file system on an empty device, or over the signatures ``replaced`` (as wipefs lists them).
+
+        Over signatures, mkfs runs first, with its own force flags, and only
+        once it succeeded are the signatures it left of other types erased:
+        a mkfs that fails leaves what was there as it was. A device too small
+        for the type is refused before anything runs.
+        """
         fs = self.fs
         problem = fs.create_problem(self.label, self.opts)
         if problem:
             self.fail(problem)
+        problem = fs.size_problem(self.result['size'], self.opts)
+        if problem:
+            self.fail('%s is %s, and %s. Nothing was changed. Grow the image (hypervisor.images.qemu_image, size) '
+                      'or give a larger dev%s.' % (self.path, human_and_bytes(self.result['size']), problem,
+                                                   '; what it carries is left as it is' if replaced else ''))
         self.refuse_in_use('format')
         uuid = self.uuid
         label = self.label if self.label is not None and fs.opts_label(self.opts) is None else None
-        commands = [wipe_argv] if wipe_argv else []
-        commands.append(fs.mkfs_argv(self.tools, self.path, label=label, uuid=uuid, opts=self.opts,
-                                     regular_file=self.kind == FILE))
+        commands = [fs.mkfs_argv(self.tools, self.path, label=label, uuid=uuid, opts=self.opts,
+                                 regular_file=self.kind == FILE, force=replaced is not None)]
+        leftovers = probe.wipe(self.tools, self.path, replaced, keep=fs.blkid_types) if replaced else None
+        if leftovers:
+            commands.append(leftovers)
         if fs.uuid_after_mkfs(uuid):
             # mkfs cannot take this keyword (xfs: nil): set it afterwards with the file system's tool.
             commands += self.relabel_commands(uuid=uuid)
@@ -476,7 +489,7 @@ class Mkfs(ImageTask):
         if not again and not self.params['force']:
             self.fail('%s already carries %s, where %s was asked for. Set force: true to erase it and make %s (what it '
                       'holds is lost), or give another dev.' % (self.path, what, self.wanted(), self.wanted('new')))
-        self.create(wipe_argv=probe.wipe(self.tools, self.path, listed))
+        self.create(replaced=listed)
 
     def wanted(self, adjective=None):
         words = ([adjective] if adjective else []) + [self.fs.name, self.fs.what]
