@@ -476,8 +476,7 @@ class Mkfs(ImageTask):
         problem = fs.size_problem(self.result['size'], self.opts)
         if problem:
             self.fail('%s is %s, and %s. Nothing was changed. Grow the image (hypervisor.images.qemu_image, size) '
-                      'or give a larger dev%s.' % (self.path, human_and_bytes(self.result['size']), problem,
-                                                   '; what it carries is left as it is' if replaced else ''))
+                      'or give a larger dev.' % (self.path, human_and_bytes(self.result['size']), problem))
         self.refuse_in_use('format')
         uuid = self.uuid
         label = self.label if self.label is not None and fs.opts_label(self.opts) is None else None
