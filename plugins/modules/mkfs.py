@@ -87,17 +87,18 @@ options:
       - The mkfs tool of O(fstype) runs first, with its own flag for writing over what is there (C(-F) for
         C(mkfs.ext2), C(mkfs.ext3) and C(mkfs.ext4), C(-f) for C(mkfs.xfs), C(mkfs.btrfs), C(mkfs.f2fs),
         C(mkfs.reiserfs), C(mkswap) and C(pvcreate), C(-I) for C(mkfs.vfat); C(mkfs.ocfs2 -F) and C(mkfs.gfs2 -O)
-        always get theirs). Only once it succeeded are the signatures it left of other types erased, with
-        C(wipefs --all --types noTYPE) (and C(--force) when a partition table was there), which never touches the new
-        file system; such as the backup header of a GPT partition table at the end of the device, which C(mkfs.vfat),
-        C(mkswap), C(mkfs.reiserfs) and C(mkfs.gfs2) leave. When what was there has no signature of another type,
-        no wipefs runs.
-      - A mkfs that fails leaves what was there as it was (as C(mkfs.xfs) and C(mkfs.btrfs) do on a device too small for
-        them). A device smaller than the type needs is refused before anything runs, in check mode too: xfs 300 MiB,
-        btrfs 109 MiB (16 MiB with C(--mixed) in O(opts)), f2fs 52 MiB, reiserfs 32848 KiB, ocfs2 10784 KiB (6684 KiB
-        with C(-M local)), gfs2 16 MiB, lvm 2 MiB, ext2, ext3 and ext4 104 KiB, vfat 50 KiB, swap 10 pages (40 KiB with
-        4 KiB pages). These are the limits of the tools with their default options (C(mkfs.f2fs), C(mkfs.ocfs2) and
-        C(mke2fs) write to the device before they find it too small); O(opts) that need more can still make the tool
+        always get theirs). Only once it succeeded does C(wipefs --all --types noTYPE) (with C(--force) when a
+        partition table was there) erase the signatures of other types that it left, such as the backup header of a GPT
+        partition table at the end of the device, which C(mkfs.vfat), C(mkswap), C(mkfs.reiserfs) and C(mkfs.gfs2)
+        leave; the signature of the new file system is never erased. No wipefs runs when everything there was of type
+        O(fstype).
+      - Nothing is erased before mkfs succeeded, so a mkfs that fails without writing (as C(mkfs.xfs) and C(mkfs.btrfs)
+        do on a device too small for them) leaves what was there as it was.
+      - A device smaller than the type needs is refused before anything runs, in check mode too. The limits, of the
+        tools with their default options, are xfs 300 MiB, btrfs 109 MiB (16 MiB with C(--mixed) in O(opts)), f2fs
+        52 MiB, reiserfs 32848 KiB, ocfs2 10784 KiB (6684 KiB with C(-M local)), gfs2 16 MiB, lvm 2 MiB, ext2, ext3 and
+        ext4 104 KiB, vfat 50 KiB and swap 10 pages (40 KiB with 4 KiB pages). C(mkfs.f2fs), C(mkfs.ocfs2) and
+        C(mke2fs) write to the device before they find it too small. O(opts) that need more can still make the tool
         fail.
       - A file system of type O(fstype) that is already there is made anew (with a new UUID) on every run, as
         C(community.general.filesystem) does, unless O(resizefs) or O(uuid) is given; the task then always reports a
