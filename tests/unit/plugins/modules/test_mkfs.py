@@ -798,7 +798,7 @@ def test_force_when_mkfs_fails_wipes_nothing(module, image, check_mode):
     ('vfat', 48 * 1024, '50.0 KiB (51200 bytes)'),
 ])
 def test_a_device_too_small_is_refused_before_anything_runs(module, tmp_path, fstype, size, smallest, check_mode,
-                                                           force):
+                                                            force):
     path = str(tmp_path / 'small.raw')
     truncate(path, size)
     module.device.put('swap' if fstype == 'ext4' else 'ext4', 'old', OTHER_UUID)
