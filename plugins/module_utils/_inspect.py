@@ -161,6 +161,8 @@ MiB = 1024 * KiB
 #: the most bytes one inspection reads from a file, whatever its headers claim
 READ_BUDGET = 4 * MiB
 #: bytes read from the start of every file: probes, ISO volume descriptors, GPT
+#: qemu counts a raw file's size in whole sectors of this many bytes
+SECTOR = 512
 HEAD_BYTES = 64 * KiB
 #: what a names-only inspection reads of the start of a file (see :func:`inspect`)
 NAMES_HEAD_BYTES = 4 * KiB
@@ -611,6 +613,11 @@ def _crc32c(data):
     return crc ^ 0xFFFFFFFF
 
 
+def raw_virtual_size(size):
+    """The virtual size qemu reports for a raw file of ``size`` bytes: rounded up to a whole sector of 512 bytes."""
+    return _ceil_div(size, SECTOR) * SECTOR
+
+
 def _ceil_div(number, divisor):
     return -(-number // divisor)
 
@@ -788,10 +795,10 @@ class _Inspector(object):
 
     # raw family
     def parse_raw(self):
-        self.result.virtual_size = self.size
+        self.result.virtual_size = raw_virtual_size(self.size)
 
     def parse_iso(self):
-        self.result.virtual_size = self.size
+        self.result.virtual_size = raw_virtual_size(self.size)
         for index in range(32):
             offset = 32768 + 2048 * index
             descriptor = self.src.read(offset, 2048)
@@ -810,13 +817,13 @@ class _Inspector(object):
         self.note('no_primary_volume', 'CD001 found but no ISO 9660 primary volume descriptor')
 
     def parse_mbr(self):
-        self.result.virtual_size = self.size
+        self.result.virtual_size = raw_virtual_size(self.size)
         partitions = _mbr_partitions(self.head) or ()
         self.result.details['partitions'] = [
             {'type': entry[2], 'start': entry[4], 'sectors': entry[5]} for entry in partitions if entry[2]]
 
     def parse_gpt(self):
-        self.result.virtual_size = self.size
+        self.result.virtual_size = raw_virtual_size(self.size)
         partitions = _mbr_partitions(self.head)
         offsets = _gpt_header_offsets(self.head)
         if not partitions or not any(entry[2] == 0xEE for entry in partitions):

@@ -34,7 +34,9 @@ was about, never as a traceback.
 from __future__ import annotations
 
 import errno
+import grp
 import os
+import pwd
 import time
 
 from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
@@ -64,6 +66,36 @@ SECTOR = 512
 FACT_KEYS = ('format', 'virtual_size', 'actual_size', 'cluster_size', 'backing_file', 'backing_format')
 #: the reason codes waived when backing files are allowed
 BACKING = ('backing_file',)
+
+
+def planned_attributes(kwargs, after):
+    """Put the mode, owner and group of a diff's ``after`` state (as set_fs_attributes_if_different fills it) in ``kwargs``."""
+    if 'mode' in after:
+        mode = after['mode']
+        kwargs['mode'] = mode if isinstance(mode, str) else '0%03o' % mode
+    for key, id_key, lookup in (('owner', 'uid', _user_name), ('group', 'gid', _group_name)):
+        if key not in after:
+            continue
+        value = after[key]
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            kwargs[id_key] = int(value)
+            kwargs[key] = lookup(int(value))
+        else:
+            kwargs[key] = value
+
+
+def _user_name(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid):
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 def round_up(value, multiple=SECTOR):
@@ -162,7 +194,27 @@ class ImageTask:
             self.fail(access_problem(exc, self.path))
         if self.module._diff:
             self.result['diff'] = self.diff
+        if self.module.check_mode:
+            self.report_planned_attributes()
         self.module.exit_json(**self.result)
+
+    def report_planned_attributes(self):
+        """In check mode, report the mode, owner and group the real run would give the file, not those on disk.
+
+        AnsibleModule.exit_json reads them from the file (add_path_info); the
+        diff's after state holds what the run would set.
+        """
+        after = self.diff.get('after')
+        if not isinstance(after, dict) or not any(key in after for key in ('mode', 'owner', 'group')):
+            return
+        read_from_disk = self.module.add_path_info
+
+        def add_path_info(kwargs):
+            kwargs = read_from_disk(kwargs)
+            if kwargs.get('path') == self.path and kwargs.get('state') not in (None, 'absent'):
+                planned_attributes(kwargs, after)
+            return kwargs
+        self.module.add_path_info = add_path_info
 
     # -- shared checks ---------------------------------------------------
 

@@ -83,8 +83,23 @@ options:
   force:
     description:
       - Allow replacing what O(dev) carries (another file system, a partition table, a LUKS header, several signatures)
-        by a new file system of type O(fstype). Its signatures are erased with C(wipefs --all) first, then the file
-        system is made; the data on O(dev) is lost.
+        by a new file system of type O(fstype); the data on O(dev) is lost.
+      - The mkfs tool of O(fstype) runs first, with its own flag for writing over what is there (C(-F) for
+        C(mkfs.ext2), C(mkfs.ext3) and C(mkfs.ext4), C(-f) for C(mkfs.xfs), C(mkfs.btrfs), C(mkfs.f2fs),
+        C(mkfs.reiserfs), C(mkswap) and C(pvcreate), C(-I) for C(mkfs.vfat); C(mkfs.ocfs2 -F) and C(mkfs.gfs2 -O)
+        always get theirs). Only once it succeeded does C(wipefs --all --types noTYPE) (with C(--force) when a
+        partition table was there) erase the signatures of other types that it left, such as the backup header of a GPT
+        partition table at the end of the device, which C(mkfs.vfat), C(mkswap), C(mkfs.reiserfs) and C(mkfs.gfs2)
+        leave; the signature of the new file system is never erased. No wipefs runs when everything there was of type
+        O(fstype).
+      - Nothing is erased before mkfs succeeded, so a mkfs that fails without writing (as C(mkfs.xfs) and C(mkfs.btrfs)
+        do on a device too small for them) leaves what was there as it was.
+      - A device smaller than the type needs is refused before anything runs, in check mode too. The limits, of the
+        tools with their default options, are xfs 300 MiB, btrfs 109 MiB (16 MiB with C(--mixed) in O(opts)), f2fs
+        52 MiB, reiserfs 32848 KiB, ocfs2 10784 KiB (6684 KiB with C(-M local)), gfs2 16 MiB, lvm 2 MiB, ext2, ext3 and
+        ext4 104 KiB, vfat 50 KiB and swap 10 pages (40 KiB with 4 KiB pages). C(mkfs.f2fs), C(mkfs.ocfs2) and
+        C(mke2fs) write to the device before they find it too small. O(opts) that need more can still make the tool
+        fail.
       - A file system of type O(fstype) that is already there is made anew (with a new UUID) on every run, as
         C(community.general.filesystem) does, unless O(resizefs) or O(uuid) is given; the task then always reports a
         change.
@@ -178,8 +193,8 @@ notes:
     file systems while mounted, swap areas too, and reports no change once the file system fills what the tool can
     use, but does not grow vfat (C(fatresize) does not work on image files); gfs2 is an addition; bcachefs and ufs are
     not offered."
-  - Check mode decides everything as a real run does, but cannot foresee a failure of the tool itself, such as a
-    device too small for the file system (xfs needs 300 MiB, btrfs about 110 MiB).
+  - Check mode decides everything as a real run does, and refuses a device too small for the file system as a real run
+    does (see O(force) for the limits), but cannot foresee other failures of the tool itself.
 seealso:
   - module: hypervisor.images.qemu_image
   - module: hypervisor.images.qemu_image_info
@@ -312,7 +327,7 @@ commands:
   returned: when a command ran or would run
   type: list
   elements: list
-  sample: [[/usr/sbin/wipefs, --all, --, /srv/disk.raw], [/usr/sbin/mkfs.vfat, -n, CONFIG, --, /srv/disk.raw]]
+  sample: [[/usr/sbin/mkfs.vfat, -I, -n, CONFIG, --, /srv/disk.raw], [/usr/sbin/wipefs, --all, --types, novfat, --, /srv/disk.raw]]
 '''
 
 import os
@@ -447,18 +462,30 @@ class Mkfs(ImageTask):
 
     # -- state: present --------------------------------------------------------
 
-    def create(self, wipe_argv=None):
-        """Make the file system on an empty device, or (with ``wipe_argv``) after erasing its signatures."""
+    def create(self, replaced=None):
+        """Make the file system on an empty device, or over the signatures ``replaced`` (as wipefs lists them).
+
+        Over signatures, mkfs runs first, with its own force flags, and only
+        once it succeeded are the signatures it left of other types erased:
+        a mkfs that fails leaves what was there as it was. A device too small
+        for the type is refused before anything runs.
+        """
         fs = self.fs
         problem = fs.create_problem(self.label, self.opts)
         if problem:
             self.fail(problem)
+        problem = fs.size_problem(self.result['size'], self.opts)
+        if problem:
+            self.fail('%s is %s, and %s. Nothing was changed. Grow the image (hypervisor.images.qemu_image, size) '
+                      'or give a larger dev.' % (self.path, human_and_bytes(self.result['size']), problem))
         self.refuse_in_use('format')
         uuid = self.uuid
         label = self.label if self.label is not None and fs.opts_label(self.opts) is None else None
-        commands = [wipe_argv] if wipe_argv else []
-        commands.append(fs.mkfs_argv(self.tools, self.path, label=label, uuid=uuid, opts=self.opts,
-                                     regular_file=self.kind == FILE))
+        commands = [fs.mkfs_argv(self.tools, self.path, label=label, uuid=uuid, opts=self.opts,
+                                 regular_file=self.kind == FILE, force=replaced is not None)]
+        leftovers = probe.wipe(self.tools, self.path, replaced, keep=fs.blkid_types) if replaced else None
+        if leftovers:
+            commands.append(leftovers)
         if fs.uuid_after_mkfs(uuid):
             # mkfs cannot take this keyword (xfs: nil): set it afterwards with the file system's tool.
             commands += self.relabel_commands(uuid=uuid)
@@ -476,7 +503,7 @@ class Mkfs(ImageTask):
         if not again and not self.params['force']:
             self.fail('%s already carries %s, where %s was asked for. Set force: true to erase it and make %s (what it '
                       'holds is lost), or give another dev.' % (self.path, what, self.wanted(), self.wanted('new')))
-        self.create(wipe_argv=probe.wipe(self.tools, self.path, listed))
+        self.create(replaced=listed)
 
     def wanted(self, adjective=None):
         words = ([adjective] if adjective else []) + [self.fs.name, self.fs.what]

@@ -49,6 +49,11 @@ class FileSystem:
     uuid_flags = ()
     mkfs_args = ()
     dashdash = True
+    #: mkfs: what lets it write over what a device carries; given only when force replaces something
+    force_flags = ()
+    #: the smallest device (bytes) mkfs makes it on with its default options, as measured with the tool or as the
+    #: tool documents it; None when no limit is known. Checked before anything runs, in check mode too.
+    min_size = None
     #: whether it can be made in a regular file (an image), not only on a block device
     regular_file = True
     #: UUID keywords mkfs takes, and those the UUID-changing tool takes for an existing one
@@ -101,6 +106,19 @@ class FileSystem:
     def create_problem(self, label, opts):
         """Why a new file system cannot be made with ``label`` and ``opts``, or None."""
         return None
+
+    def smallest(self, opts):
+        """The smallest device (bytes) mkfs makes this type on with ``opts``, or None when no limit is known."""
+        return self.min_size
+
+    def size_problem(self, size, opts):
+        """Why mkfs cannot make this type on a device of ``size`` bytes with ``opts``, or None."""
+        smallest = self.smallest(opts)
+        if smallest is None or size >= smallest:
+            return None
+        article = 'an' if self.name[0] in 'aeiox' else 'a'
+        return ('%s makes %s %s %s on %s or more only' % (self.mkfs_tool, article, self.name, self.what,
+                                                          human_and_bytes(smallest)))
 
     def parse_uuid(self, text):
         """``text`` in the form blkid reports, or None when it is not a UUID of this type."""
@@ -198,12 +216,14 @@ class FileSystem:
     def mkfs_uuid_args(self, uuid):
         return [self.uuid_flags[0], uuid]
 
-    def mkfs_argv(self, tools, dev, label=None, uuid=None, opts=(), regular_file=False):
+    def mkfs_argv(self, tools, dev, label=None, uuid=None, opts=(), regular_file=False, force=False):
         """The mkfs command line; ``opts`` come last before the device, so that they can override defaults.
 
-        ``uuid`` is given to mkfs only when it takes it (a UUID, or one of its keywords).
+        ``uuid`` is given to mkfs only when it takes it (a UUID, or one of its keywords). ``force`` adds the
+        tool's own flags for writing over what the device carries.
         """
-        argv = [self.tool(tools, self.mkfs_tool)] + list(self.mkfs_args) + self.mkfs_file_args(regular_file)
+        argv = [self.tool(tools, self.mkfs_tool)] + list(self.mkfs_args) + (list(self.force_flags) if force else [])
+        argv += self.mkfs_file_args(regular_file)
         if label is not None:
             argv += [self.label_flags[0], label]
         if uuid is not None and self.mkfs_takes_uuid(uuid):

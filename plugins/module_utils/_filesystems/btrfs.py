@@ -12,7 +12,8 @@ The label is changed with ``btrfs filesystem label``, the UUID with
 ``btrfstune -U``, which rewrites every metadata block (``-f`` skips its
 question). The size of this device in the file system comes from the
 superblock, or from ``btrfs filesystem show`` when it is mounted. ``btrfs
-filesystem resize DEVID:max`` grows it only while mounted.
+filesystem resize DEVID:max`` grows it only while mounted. It needs 109 MiB
+(16 MiB with ``--mixed``) and ``-f`` to write over another file system.
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ class Btrfs(FileSystem):
     grows = True
     grows_online = True
     grows_mounted_only = 'btrfs filesystem resize'
+    # mkfs.btrfs refuses to write over another file system unless given -f.
+    force_flags = ('-f',)
+    # btrfs-progs 6.2: "minimum size for each btrfs device is 114294784" (109 MiB); 16 MiB with --mixed (measured).
+    min_size = 109 * 1024 * 1024
+    min_size_mixed = 16 * 1024 * 1024
+
+    def smallest(self, opts):
+        return self.min_size_mixed if any(arg in ('-M', '--mixed') for arg in opts) else self.min_size
 
     def label_argv(self, tools, dev, label):
         return [self.tool(tools, 'btrfs'), 'filesystem', 'label', '--', dev, label]

@@ -14,7 +14,8 @@ replaces it, as mke2fs keeps the last one. The size comes from ``dumpe2fs
 -h``, read through the device the file system is mounted from when it is
 mounted. resize2fs grows it unmounted or mounted (online); the growth it
 will make is predicted from the superblock, so a second run reports no
-change.
+change. ``-F`` lets mke2fs write over another file system (force only), and
+below 104 KiB it fails after it has started writing: that is refused first.
 """
 
 from __future__ import annotations
@@ -147,6 +148,11 @@ class Ext(FileSystem):
     mkfs_uuid_keywords = EXT_UUID_KEYWORDS
     uuid_keywords = EXT_UUID_KEYWORDS
     retune_tool = 'tune2fs'
+    # mke2fs asks before it writes over another file system unless given -F.
+    force_flags = ('-F',)
+    # mke2fs 1.47.0 (1 KiB blocks, the default for a device this small) fails below 104 KiB, having written part of
+    # the file system by then ("Illegal inode number while writing reserved inodes").
+    min_size = 104 * 1024
     grows = True
     grows_online = True
 

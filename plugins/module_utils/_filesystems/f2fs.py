@@ -10,7 +10,9 @@ for other collections and may change without notice.
 
 No f2fs tool changes the UUID of an existing file system. The size comes from
 the superblock, read in pure Python; resize.f2fs grows it only while
-unmounted.
+unmounted. mkfs.f2fs needs 52 MiB and writes before it finds a device too
+small, so that is refused first; ``-f`` lets it write over another file
+system.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ class F2fs(FileSystem):
     uuid_flags = ('-U',)
     grows = True
     grows_unmounted_only = 'resize.f2fs'
+    # mkfs.f2fs refuses to write over another file system unless given -f.
+    force_flags = ('-f',)
+    # f2fs-tools 1.15.0 fails below 52 MiB ("Device size is not sufficient for F2FS volume"), having written to the
+    # device by then (measured: an ext4 superblock there was gone).
+    min_size = 52 * 1024 * 1024
 
     def label_argv(self, tools, dev, label):
         return [self.tool(tools, 'f2fslabel'), '--', dev, label]

@@ -34,6 +34,8 @@ class Gfs2(FileSystem):
     mkfs_args = ('-O',)
     dashdash = False
     retune_tool = 'tunegfs2'
+    # gfs2-utils 3.5.0, measured ("gfs2 will not fit on this device"); -O is its force flag, always given.
+    min_size = 16 * 1024 * 1024
 
     def label_problem(self, label):
         problem = super(Gfs2, self).label_problem(label)

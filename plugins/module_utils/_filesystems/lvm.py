@@ -69,6 +69,10 @@ class Lvm(FileSystem):
     regular_file = False
     grows = True
     grows_online = True
+    # pvcreate asks before it wipes another signature unless given -f.
+    force_flags = ('-f',)
+    # lvm.conf: devices/pv_min_size defaults to 2048 KiB ("device is too small (pv_min_size)").
+    min_size = 2048 * 1024
 
     def parse_uuid(self, text):
         return text if _LVM_ID_RE.match(text) else None

@@ -42,10 +42,21 @@ def wipe_argv(wipefs, dev, partition_table=False):
     return argv + ['--', dev]
 
 
-def wipe(tools, dev, signatures):
-    """The command that erases ``signatures`` (as :func:`signatures` lists them) from ``dev``."""
+def wipe(tools, dev, signatures, keep=()):
+    """The command that erases ``signatures`` (as :func:`signatures` lists them) from ``dev``.
+
+    With ``keep`` (blkid TYPE names), the command erases every signature but
+    those of these types (``--types noTYPE,...``): run after mkfs made a new
+    file system, it erases what mkfs left of the old ones and never the new
+    one. None when every one of ``signatures`` is of a type in ``keep``.
+    """
     partition_table = any(entry.get('usage') == 'partition-table' for entry in signatures)
-    return wipe_argv(tools.path('wipefs', PACKAGE), dev, partition_table=partition_table)
+    argv = wipe_argv(tools.path('wipefs', PACKAGE), dev, partition_table=partition_table)
+    if keep:
+        if all(entry.get('type') in keep for entry in signatures):
+            return None
+        argv[-2:-2] = ['--types', 'no' + ','.join(keep)]
+    return argv
 
 
 _EXPORT_ESCAPE = re.compile(r'\\(.)')

@@ -27,3 +27,6 @@ class Reiserfs(FileSystem):
     mkfs_args = ('-q',)
     retune_tool = 'reiserfstune'
     retune_flags = ('-l', '-u')
+    force_flags = ('-f',)
+    # reiserfsprogs 3.6.27 with its default journal (8193 blocks of 4 KiB): measured.
+    min_size = 32848 * 1024

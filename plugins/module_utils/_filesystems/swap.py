@@ -71,7 +71,13 @@ class Swap(FileSystem):
     mkfs_uuid_keywords = EXT_UUID_KEYWORDS
     uuid_keywords = EXT_UUID_KEYWORDS
     retune_tool = 'swaplabel'
+    # mkswap leaves the first sectors of a whole disk with a partition table alone unless given -f.
+    force_flags = ('-f',)
     grows = True
+
+    def smallest(self, opts):
+        # mkswap: "swap area needs to be at least 40 KiB": ten pages of this host's page size.
+        return 10 * os.sysconf('SC_PAGE_SIZE')
 
     def relabel_argvs(self, tools, dev, label=None, uuid=None, probe=None):
         if uuid is not None and uuid in self.keywords:

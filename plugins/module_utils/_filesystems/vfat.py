@@ -33,6 +33,10 @@ class Vfat(FileSystem):
     uuid_flags = ('-i', '--volume-id')
     uuid_example = 'a volume ID of 8 hexadecimal digits, such as 1A2B-3C4D'
     grow_hint = ' vfat grows with fatresize, on a partition of a disk only.'
+    # mkfs.vfat refuses a whole disk with a partition table unless given -I.
+    force_flags = ('-I',)
+    # dosfstools 4.2 with its default FAT size: "Too few blocks for viable filesystem" below 50 KiB.
+    min_size = 50 * 1024
 
     def label_problem(self, label):
         problem = super(Vfat, self).label_problem(label)

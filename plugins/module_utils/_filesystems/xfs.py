@@ -14,7 +14,8 @@ xfs_db splits its commands at spaces, so such a label is only given by
 mkfs.xfs, and its label command reads ``--`` as "no label", so that label is
 refused. The size is read with ``xfs_db -r`` unmounted and with xfs_info on
 the mount point when mounted (the device's superblock lags behind then).
-xfs_growfs grows it only while mounted.
+xfs_growfs grows it only while mounted. It needs 300 MiB (xfsprogs 5.19 and
+newer), and ``-f`` to write over another file system.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ class Xfs(FileSystem):
     grows = True
     grows_online = True
     grows_mounted_only = 'xfs_growfs'
+    # mkfs.xfs refuses to write over another file system unless given -f.
+    force_flags = ('-f',)
+    # xfsprogs 5.19 and newer: "Filesystem must be larger than 300MB." (6.1.0 makes one on 300 MiB exactly).
+    min_size = 300 * 1024 * 1024
 
     def label_problem(self, label):
         if label == '--':

@@ -324,3 +324,16 @@ def test_a_names_only_scan_reads_a_few_kib(tmp_path):
     light = inspect(overlay, names_only=True)
     assert (light.backing_file, light.backing_format, light.backing_path) == ('base.raw', 'raw', base)
     assert light.bytes_read <= 8192 < inspect(overlay).bytes_read
+
+
+@pytest.mark.parametrize('size', [1, 511, 512, 1000, 1024 * 1024 + 1, 3 * 1024 * 1024 - 7])
+def test_a_raw_file_has_the_virtual_size_qemu_reports(tmp_path, size):
+    path = tmp_path / 'odd.raw'
+    with open(str(path), 'wb') as handle:
+        handle.truncate(size)
+    info = subprocess.run(['qemu-img', 'info', '-f', 'raw', '--output=json', str(path)], check=True,
+                          stdout=subprocess.PIPE, text=True).stdout
+    qemu_size = int(info.split('"virtual-size":')[1].split(',')[0])
+    inspection = _inspect.inspect(str(path))
+    assert inspection.virtual_size == qemu_size == _inspect.raw_virtual_size(size)
+    assert inspection.virtual_size % 512 == 0 and 0 <= inspection.virtual_size - size < 512

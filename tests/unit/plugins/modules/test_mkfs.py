@@ -56,6 +56,12 @@ def truncate(path, size):
         handle.truncate(size)
 
 
+def make_room(path, fstype):
+    """Grow the 64 MiB test image to 512 MiB for the types that need more (xfs 300 MiB, btrfs 109 MiB)."""
+    if fstype in ('xfs', 'btrfs'):
+        truncate(path, 512 * MiB)
+
+
 def craft_btrfs(path, devid, total, sector_size=4096):
     """The fields of a btrfs superblock that mkfs reads, at 64 KiB."""
     with open(path, 'r+b') as handle:
@@ -83,7 +89,8 @@ class FakeDevice(FakeRunner):
 
     What blkid would find lives in ``signatures`` (a list of dicts with type,
     usage, label and uuid); every call is recorded as an argv; ``fail_on``
-    maps a tool name to the (rc, stderr) it fails with. ``xfs``, ``btrfs``
+    maps a tool name to the (rc, stderr) it fails with; ``mkfs_leaves`` holds
+    the types of signatures mkfs leaves in place. ``xfs``, ``btrfs``
     and ``pv`` hold what xfs_info/xfs_db, btrfs filesystem show and pvs
     report; ``loop_sizes`` the size the kernel sees for each loop device,
     ``loop_files`` the image behind it (losetup --set-capacity syncs them).
@@ -93,6 +100,8 @@ class FakeDevice(FakeRunner):
         super(FakeDevice, self).__init__()
         self.signatures = []
         self.fail_on = {}
+        # types of signatures mkfs leaves where they are (mkfs.vfat and a GPT's backup header at the end)
+        self.mkfs_leaves = set()
         self.loops = []
         self.loop_sizes = {}
         self.loop_files = {}
@@ -172,8 +181,9 @@ class FakeDevice(FakeRunner):
                     uuid = dict(part.split('=', 1) for part in argv[index + 1].split(',')).get('uuid', uuid)
         else:
             uuid = self.option(argv, UUID_FLAGS.get(fstype, ('-U',)))
-        self.signatures = []
+        self.signatures = [entry for entry in self.signatures if entry['type'] in self.mkfs_leaves]
         self.put(fstype, label, self.blkid_uuid(fstype, uuid))
+        self.signatures.insert(0, self.signatures.pop())
 
     def answer(self, argv):
         name = os.path.basename(argv[0])
@@ -203,9 +213,12 @@ class FakeDevice(FakeRunner):
         elif name == 'wipefs' and '--no-act' in argv:
             out = json.dumps({'signatures': [dict(entry, device=argv[-1]) for entry in self.signatures]})
         elif name == 'wipefs':
-            # without --force, wipefs leaves a partition table in an image file alone
-            self.signatures = [] if '--force' in argv else [
-                entry for entry in self.signatures if entry['usage'] == 'partition-table']
+            # without --force, wipefs leaves a partition table in an image file alone; --types noA,B spares A and B
+            types = self.option(argv, '--types')
+            spared = types[2:].split(',') if types and types.startswith('no') else []
+            assert types is None or spared, 'the fake knows --types noTYPE,... only'
+            self.signatures = [entry for entry in self.signatures if entry['type'] in spared or (
+                entry['usage'] == 'partition-table' and '--force' not in argv)]
         elif name.startswith('mkfs.') or name in MKFS_TYPES:
             self.mkfs(argv, MKFS_TYPES.get(name) or name.split('.', 1)[1])
         elif name in ('tune2fs', 'swaplabel', 'tunegfs2', 'reiserfstune'):
@@ -350,6 +363,7 @@ def as_block_device(monkeypatch):
     ('swap', 'swap0', UUID.upper(), ['/sbin/mkswap', '-L', 'swap0', '-U', UUID]),
 ])
 def test_makes_each_file_system_on_an_empty_image(module, image, fstype, label, uuid, argv):
+    make_room(image, fstype)
     args = {'dev': image, 'fstype': fstype}
     if label:
         args['label'] = label
@@ -361,7 +375,7 @@ def test_makes_each_file_system_on_an_empty_image(module, image, fstype, label, 
     assert made == argv + ['--', image]
     assert out.result['cmd'] == made and out.result['commands'] == [made]
     assert out.result['fstype'] == fstype and out.result['label'] == label
-    assert out.result['size'] == 64 * MiB and out.result['dev'] == image
+    assert out.result['size'] == os.path.getsize(image) and out.result['dev'] == image
     assert module.device.calls[0] == ['/sbin/blkid', '-p', '-c', '/dev/null', '-o', 'export', '--', image]
 
 
@@ -370,6 +384,7 @@ def test_opts_as_a_string_or_a_list(module, image):
     assert module.device.changing_calls()[-1] == [
         '/sbin/mkfs.ext4', '-E', 'nodiscard', '-m', '1', '-O', 'metadata_csum_seed', '--', image]
     module.device.signatures = []
+    make_room(image, 'xfs')
     module({'path': image, 'type': 'xfs', 'opts': ['-m', 'reflink=1']})
     assert module.device.changing_calls()[-1] == ['/sbin/mkfs.xfs', '-m', 'reflink=1', '--', image]
 
@@ -405,10 +420,12 @@ def test_same_file_system_runs_no_command(module, image):
 
 def test_force_remakes_a_file_system_of_the_same_type(module, image):
     # as community.general.filesystem does: force makes it anew, with a new UUID, on every run
+    make_room(image, 'xfs')
     module.device.put('xfs', 'scratch', OTHER_UUID)
-    module.device.xfs = {'dblocks': 16384, 'blocksize': 4096, 'agblocks': 4096}   # fills the 64 MiB image
+    module.device.xfs = {'dblocks': 131072, 'blocksize': 4096, 'agblocks': 32768}   # fills the 512 MiB image
     args = {'dev': image, 'fstype': 'xfs', 'label': 'scratch', 'force': True}
-    plan = [['/sbin/wipefs', '--all', '--', image], ['/sbin/mkfs.xfs', '-L', 'scratch', '--', image]]
+    # mkfs.xfs writes over it with its own -f; nothing else is there to wipe
+    plan = [['/sbin/mkfs.xfs', '-f', '-L', 'scratch', '--', image]]
     check = module(args, check_mode=True)
     assert check.result['changed'] and check.result['commands'] == plan and module.device.changing_calls() == []
     out = module(args, diff=True)
@@ -526,6 +543,7 @@ def test_a_new_uuid_keyword_changes_the_uuid_on_every_run(module, image, as_bloc
                                                           change):
     if fstype == 'lvm':
         as_block_device(image)
+    make_room(image, fstype)
     args = {'dev': image, 'fstype': fstype, 'uuid': keyword.upper()}
     steps = [module(args), module(args), module(args, check_mode=True), module(args)]
     assert [step.failed for step in steps] == [False] * 4
@@ -569,6 +587,7 @@ def test_a_nil_uuid_reported_by_blkid_counts_as_cleared(module, image):
 ])
 def test_a_new_file_system_with_a_nil_uuid(module, image, fstype, keyword, argvs):
     argvs = [[image if arg == '{dev}' else arg for arg in argv] for argv in argvs]
+    make_room(image, fstype)
     args = {'dev': image, 'fstype': fstype, 'uuid': keyword}
     check = module(args, check_mode=True)
     out = module(args)
@@ -601,6 +620,7 @@ def test_a_label_in_opts_wins_and_is_compared_on_later_runs(module, image, warni
     ('swap', '-L a --label data', ['/sbin/mkswap', '-L', 'a', '--label', 'data']),   # the last one wins
 ])
 def test_a_label_only_in_opts_is_the_label(module, image, warnings, fstype, opts, argv):
+    make_room(image, fstype)
     out = module({'dev': image, 'fstype': fstype, 'opts': opts, 'label': 'data'})
     assert not out.failed and out.result['commands'] == [argv + ['--', image]]
     assert out.result['label'] == module.device.fs['label'] == ('DATA' if fstype == 'vfat' else 'data')
@@ -608,6 +628,7 @@ def test_a_label_only_in_opts_is_the_label(module, image, warnings, fstype, opts
 
 
 def test_a_uuid_in_xfs_metadata_opts_wins_and_is_compared_on_later_runs(module, image, warnings):
+    make_room(image, 'xfs')
     args = {'dev': image, 'fstype': 'xfs', 'uuid': OTHER_UUID, 'opts': '-m crc=1,uuid=' + UUID}
     made = ['/sbin/mkfs.xfs', '-m', 'crc=1,uuid=' + UUID, '--', image]
     check = module(args, check_mode=True)
@@ -676,33 +697,143 @@ def test_same_type_with_a_partition_table_is_refused(module, image):
     assert out.failed and 'an ext4 file system and a dos partition table' in out.result['msg']
 
 
-def test_force_wipes_then_makes(module, image):
+def test_force_makes_then_wipes_the_other_types(module, image):
+    # mkfs first, with its own force flag; then wipefs erases what it left of other types, never the new one
     module.device.put('ext4', 'old')
     out = module({'dev': image, 'fstype': 'vfat', 'label': 'NEW', 'force': True}, diff=True)
     assert not out.failed and out.result['changed']
     assert module.device.changing_calls() == [
-        ['/sbin/wipefs', '--all', '--', image],
-        ['/sbin/mkfs.vfat', '-n', 'NEW', '--', image],
+        ['/sbin/mkfs.vfat', '-I', '-n', 'NEW', '--', image],
+        ['/sbin/wipefs', '--all', '--types', 'novfat', '--', image],
     ]
     assert out.result['commands'] == module.device.changing_calls()
-    assert out.result['cmd'] == ['/sbin/mkfs.vfat', '-n', 'NEW', '--', image]
     assert out.result['fstype'] == 'vfat' and out.result['label'] == 'NEW'
     assert out.result['diff']['before']['fstype'] == 'ext4' and out.result['diff']['before']['signatures'] == ['ext4']
     assert out.result['diff']['after']['fstype'] == 'vfat'
 
 
-def test_force_erases_a_partition_table_with_wipefs_force(module, image):
-    module.device.put_partition_table()
-    out = module({'dev': image, 'fstype': 'ext4', 'force': True})
-    assert module.device.changing_calls()[0] == ['/sbin/wipefs', '--all', '--force', '--', image]
-    assert out.result['fstype'] == 'ext4'
+def test_force_erases_a_partition_table_mkfs_left_with_wipefs_force(module, image):
+    # mkfs.vfat leaves the backup GPT header at the end of the device; wipefs --force erases it afterwards
+    module.device.put_partition_table('gpt')
+    module.device.mkfs_leaves = {'gpt'}
+    out = module({'dev': image, 'fstype': 'vfat', 'force': True})
+    assert not out.failed and module.device.changing_calls() == [
+        ['/sbin/mkfs.vfat', '-I', '--', image],
+        ['/sbin/wipefs', '--all', '--force', '--types', 'novfat', '--', image],
+    ]
+    assert [entry['type'] for entry in module.device.signatures] == ['vfat']
+    assert out.result['fstype'] == 'vfat'
+
+
+@pytest.mark.parametrize('fstype, flags, keep', [
+    ('ext4', ['-F', '-E', 'nodiscard'], 'noext4,ext4dev'),
+    ('ext4dev', ['-F', '-E', 'nodiscard'], 'noext4dev,ext4'),
+    ('xfs', ['-f'], 'noxfs'),
+    ('btrfs', ['-f'], 'nobtrfs'),
+    ('f2fs', ['-f'], 'nof2fs'),
+    ('swap', ['-f'], 'noswap'),
+    ('reiserfs', ['-q', '-f'], 'noreiserfs'),
+    ('ocfs2', ['-q', '-F', '-x'], 'noocfs2'),
+    ('gfs2', ['-O', '-p', 'lock_nolock'], 'nogfs2'),
+])
+def test_force_runs_mkfs_with_its_force_flag_before_wipefs(module, image, fstype, flags, keep):
+    module.device.put('crypto_LUKS')
+    make_room(image, fstype)
+    args = {'dev': image, 'fstype': fstype, 'force': True}
+    if fstype == 'gfs2':
+        args['opts'] = '-p lock_nolock'
+    tool = {'swap': 'mkswap', 'ext4dev': 'mkfs.ext4'}.get(fstype, 'mkfs.' + fstype)
+    plan = [['/sbin/' + tool] + flags + ([] if fstype == 'gfs2' else ['--']) + [image],
+            ['/sbin/wipefs', '--all', '--types', keep, '--', image]]
+    check = module(args, check_mode=True)
+    assert check.result['commands'] == plan and module.device.changing_calls() == []
+    out = module(args)
+    assert not out.failed and module.device.changing_calls() == plan == out.result['commands']
+    assert out.result['fstype'] == fstype
+
+
+def test_force_makes_a_physical_volume_with_pvcreate_f(module, image, as_block_device):
+    as_block_device(image)
+    module.device.put('ext4')
+    out = module({'dev': image, 'fstype': 'lvm', 'force': True})
+    assert not out.failed and module.device.changing_calls() == [
+        ['/sbin/pvcreate', '-f', '--', image], ['/sbin/wipefs', '--all', '--types', 'noLVM2_member', '--', image]]
 
 
 def test_force_in_check_mode_runs_nothing(module, image):
     module.device.put('swap')
     out = module({'dev': image, 'fstype': 'ext4', 'force': True}, check_mode=True)
     assert out.result['changed'] and module.device.changing_calls() == []
-    assert [argv[0] for argv in out.result['commands']] == ['/sbin/wipefs', '/sbin/mkfs.ext4']
+    assert [argv[0] for argv in out.result['commands']] == ['/sbin/mkfs.ext4', '/sbin/wipefs']
+
+
+@pytest.mark.parametrize('check_mode', [True, False])
+def test_force_when_mkfs_fails_wipes_nothing(module, image, check_mode):
+    make_room(image, 'xfs')
+    module.device.put('ext4', 'old', OTHER_UUID)
+    module.device.fail_on['mkfs.xfs'] = (1, 'mkfs.xfs: cannot open device: Device or resource busy')
+    out = module({'dev': image, 'fstype': 'xfs', 'force': True}, check_mode=check_mode)
+    if check_mode:
+        # check mode cannot foresee a failure of the tool itself; it names both commands
+        assert not out.failed and [argv[0] for argv in out.result['commands']] == ['/sbin/mkfs.xfs', '/sbin/wipefs']
+        assert module.device.changing_calls() == []
+    else:
+        assert out.failed and out.result['rc'] == 1 and 'Device or resource busy' in out.result['msg']
+        assert module.device.changing_calls() == [['/sbin/mkfs.xfs', '-f', '--', image]]
+    assert module.device.signatures == [{'type': 'ext4', 'usage': 'filesystem', 'label': 'old', 'uuid': OTHER_UUID,
+                                         'offset': '0x438'}]
+
+
+@pytest.mark.parametrize('force', [False, True])
+@pytest.mark.parametrize('check_mode', [True, False])
+@pytest.mark.parametrize('fstype, size, smallest', [
+    ('xfs', 64 * MiB, '300.0 MiB (314572800 bytes)'),
+    ('xfs', 300 * MiB - 512, '300.0 MiB (314572800 bytes)'),
+    ('btrfs', 108 * MiB, '109.0 MiB (114294784 bytes)'),
+    ('f2fs', 51 * MiB, '52.0 MiB (54525952 bytes)'),
+    ('reiserfs', 32 * MiB, '32.1 MiB (33636352 bytes)'),
+    ('ocfs2', 8 * MiB, '10.5 MiB (11042816 bytes)'),
+    ('gfs2', 15 * MiB, '16.0 MiB (16777216 bytes)'),
+    ('ext4', 100 * 1024, '104.0 KiB (106496 bytes)'),
+    ('vfat', 48 * 1024, '50.0 KiB (51200 bytes)'),
+])
+def test_a_device_too_small_is_refused_before_anything_runs(module, tmp_path, fstype, size, smallest, check_mode,
+                                                            force):
+    path = str(tmp_path / 'small.raw')
+    truncate(path, size)
+    module.device.put('swap' if fstype == 'ext4' else 'ext4', 'old', OTHER_UUID)
+    before = [dict(entry) for entry in module.device.signatures]
+    args = {'dev': path, 'fstype': fstype, 'force': force}
+    if fstype == 'gfs2':
+        args['label'] = 'hv:images'
+    out = module(args, check_mode=check_mode)
+    assert out.failed and module.device.changing_calls() == []
+    assert module.device.signatures == before
+    if force:
+        assert 'makes a%s %s' % ('n' if fstype[0] in 'aeiox' else '', fstype) in out.result['msg']
+        assert 'on %s or more only' % smallest in out.result['msg']
+        assert path in out.result['msg'] and 'Nothing was changed' in out.result['msg']
+        assert 'Grow the image' in out.result['msg']
+    else:
+        assert 'force: true' in out.result['msg']   # refused for what is there first, as before
+
+
+@pytest.mark.parametrize('fstype, opts, size', [
+    ('btrfs', '--mixed', 16 * MiB),
+    ('btrfs', '-M', 16 * MiB),
+    ('ocfs2', '-M local', 6684 * 1024),
+    ('xfs', None, 300 * MiB),
+    ('swap', None, 10 * os.sysconf('SC_PAGE_SIZE')),
+])
+def test_the_smallest_device_each_type_is_made_on(module, tmp_path, fstype, opts, size):
+    path = str(tmp_path / 'small.raw')
+    truncate(path, size)
+    args = {'dev': path, 'fstype': fstype, 'opts': opts}
+    assert not module(args).failed
+    module.device.signatures = []
+    truncate(path, size - 512)
+    out = module(args)
+    assert out.failed and 'or more only' in out.result['msg'] and 'Nothing was changed' in out.result['msg']
 
 
 @pytest.mark.parametrize('force', [False, True])
@@ -736,6 +867,7 @@ def test_a_directory_is_refused(module, tmp_path):
 def test_a_loop_mounted_image_is_refused_even_with_force(module, image, mount, fstype):
     # ext4: force would make the file system of the same type anew
     module.device.put('ext4')
+    make_room(image, fstype)
     mount(image)
     out = module({'dev': image, 'fstype': fstype, 'force': True})
     assert out.failed
@@ -975,6 +1107,7 @@ def test_resizefs_of_other_existing_file_systems_fails_clearly(module, image, fs
 
 
 def test_resizefs_on_a_new_file_system_just_makes_it(module, image):
+    make_room(image, 'xfs')
     out = module({'dev': image, 'fstype': 'xfs', 'resizefs': True})
     assert not out.failed and module.device.changing_calls() == [['/sbin/mkfs.xfs', '--', image]]
 

@@ -113,7 +113,8 @@ class FakeQemuImg(FakeRunner):
             actual = 'qcow2' if header.startswith(b'QFI') else 'raw'
             if fmt != actual and fmt != 'raw':
                 return 1, '', "qemu-img: Could not open '%s': Image is not in %s format" % (path, fmt)
-            size = os.path.getsize(path) if fmt == 'raw' else self.sizes.get(self.key(path))  # raw: its length
+            # raw: its length, rounded up to a sector as qemu-img reports it
+            size = -(-os.path.getsize(path) // 512) * 512 if fmt == 'raw' else self.sizes.get(self.key(path))
             if size is None:  # an image the fake did not make: what its qcow2 header says
                 size = struct.unpack('>Q', open(path, 'rb').read(32)[24:32])[0]
             info = {'filename': path, 'format': fmt, 'virtual-size': size,

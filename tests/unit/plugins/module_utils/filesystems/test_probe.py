@@ -33,6 +33,19 @@ def test_wipe_argv(partition_table, argv):
     assert blkid.wipe(tools(), DEV, listed) == argv
 
 
+@pytest.mark.parametrize('listed, keep, argv', [
+    # after mkfs: every other type goes, the new one stays
+    ([{'type': 'ext4', 'usage': 'filesystem'}], ('xfs',), ['/sbin/wipefs', '--all', '--types', 'noxfs', '--', DEV]),
+    ([{'type': 'gpt', 'usage': 'partition-table'}, {'type': 'PMBR', 'usage': 'partition-table'}], ('ext4', 'ext4dev'),
+     ['/sbin/wipefs', '--all', '--force', '--types', 'noext4,ext4dev', '--', DEV]),
+    # nothing of another type was there: no command
+    ([{'type': 'ext4', 'usage': 'filesystem'}], ('ext4', 'ext4dev'), None),
+    ([{'type': 'ext4', 'usage': 'filesystem'}], (), ['/sbin/wipefs', '--all', '--', DEV]),
+])
+def test_wipe_keeps_the_types_it_is_told_to(listed, keep, argv):
+    assert blkid.wipe(tools(), DEV, listed, keep=keep) == argv
+
+
 def test_probe_and_listing_argv():
     # -c /dev/null: no blkid cache is read or written
     assert blkid.probe_argv('/sbin/blkid', DEV) == ['/sbin/blkid', '-p', '-c', '/dev/null', '-o', 'export', '--', DEV]
