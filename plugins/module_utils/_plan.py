@@ -35,6 +35,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._tasks import (
     cow_image,
     image_convert,
     image_fetch,
+    mkfs,
     qemu_image,
     sparse_copy,
 )
@@ -46,6 +47,8 @@ KINDS = {
     'image_convert': (image_convert, 'dest', ('src',)),
     'sparse_copy': (sparse_copy, 'dest', ('src',)),
     'image_fetch': (image_fetch, 'dest', ()),
+    # a file system is made on an image the plan may create first
+    'mkfs': (mkfs, 'dev', ('dev',)),
 }
 #: options every image entry may take from the plan's defaults
 DEFAULTABLE = ('owner', 'group', 'mode')
@@ -159,9 +162,13 @@ def order(entries):
         if entry.index in visiting:
             raise PlanError('images: the entries form a cycle: %s.' % ' -> '.join(item.label for item in path + [entry]))
         visiting.add(entry.index)
-        producers = [producer for wanted in entry.inputs for producer in by_output.get(wanted, [])]
-        # an earlier entry writing the same file (a file system made on an image) comes first too
-        producers += [producer for producer in by_output.get(entry.output, []) if producer.index < entry.index]
+        # the entries that make an input (not those that only change it in place, as mkfs does)
+        producers = [producer for wanted in entry.inputs for producer in by_output.get(wanted, [])
+                     if wanted not in producer.inputs]
+        # of the entries that change the same file in place (file systems made on one image), the earlier first
+        if entry.output in entry.inputs:
+            producers += [producer for producer in by_output.get(entry.output, [])
+                          if producer.index < entry.index and producer.output in producer.inputs]
         for producer in producers:
             if producer is not entry:
                 visit(producer, path + [entry])
@@ -192,6 +199,7 @@ TASK_CLASSES = {
     'image_convert': 'ImageConvert',
     'sparse_copy': 'SparseCopy',
     'image_fetch': 'ImageFetch',
+    'mkfs': 'Mkfs',
 }
 
 
@@ -200,7 +208,7 @@ def would_create(entry, waiting_for):
     return {
         'changed': True,
         'path': entry.output,
-        'msg': '%s would be created once %s is (check mode)' % (entry.output, waiting_for),
+        'msg': '%s would run on %s once %s exists (check mode)' % (entry.kind, entry.output, waiting_for),
         'diff': {'before': {'path': entry.output, 'state': 'absent'},
                  'after': {'path': entry.output, 'state': 'present'}},
     }

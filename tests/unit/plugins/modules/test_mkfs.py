@@ -17,6 +17,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.too
 from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.users import Users
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import BLOCK_DEVICE
 from ansible_collections.hypervisor.images.plugins.module_utils._run import ToolNotFoundError
+from ansible_collections.hypervisor.images.plugins.module_utils._tasks import mkfs as mkfs_task
 from ansible_collections.hypervisor.images.plugins.modules import mkfs
 from ansible_collections.hypervisor.images.tests.unit.plugins.fake_runner import FakeRunner
 
@@ -308,8 +309,8 @@ def module(monkeypatch, device, run_module, tmp_path):
         return Users(tools, mountinfo=str(tmp_path / 'mountinfo'), swaps=str(tmp_path / 'swaps'),
                      sys_dev_block=str(tmp_path / 'sys'))
 
-    monkeypatch.setattr(mkfs, 'Tools', lambda: Tools(runner=device, which=sbin))
-    monkeypatch.setattr(mkfs, 'Users', users)
+    monkeypatch.setattr(mkfs_task, 'Tools', lambda: Tools(runner=device, which=sbin))
+    monkeypatch.setattr(mkfs_task, 'Users', users)
 
     def run(args, **kwargs):
         return run_module(mkfs.main, args, **kwargs)
@@ -345,8 +346,8 @@ def mount(monkeypatch, device):
 def as_block_device(monkeypatch):
     """Make ``path`` pass for a block device (lvm refuses regular files)."""
     def pretend(path):
-        real_kind = mkfs.path_kind
-        monkeypatch.setattr(mkfs, 'path_kind', lambda other: BLOCK_DEVICE if other == path else real_kind(other))
+        real_kind = mkfs_task.path_kind
+        monkeypatch.setattr(mkfs_task, 'path_kind', lambda other: BLOCK_DEVICE if other == path else real_kind(other))
 
     return pretend
 
@@ -900,19 +901,19 @@ def test_an_active_swap_file_is_refused(module, image, tmp_path):
 
 
 def test_a_block_device_is_checked_and_locked(module, image, monkeypatch):
-    real_kind = mkfs.path_kind
-    monkeypatch.setattr(mkfs, 'path_kind', lambda path: BLOCK_DEVICE if path == image else real_kind(path))
+    real_kind = mkfs_task.path_kind
+    monkeypatch.setattr(mkfs_task, 'path_kind', lambda path: BLOCK_DEVICE if path == image else real_kind(path))
     seen = []
     monkeypatch.setattr(Users, 'block_device_users', lambda self, path: seen.append(path) or [])
     locked = []
-    real_lock = mkfs.DeviceLock
+    real_lock = mkfs_task.DeviceLock
 
     class RecordingLock(real_lock):
         def __enter__(self):
             locked.append(self.path)
             return real_lock.__enter__(self)
 
-    monkeypatch.setattr(mkfs, 'DeviceLock', RecordingLock)
+    monkeypatch.setattr(mkfs_task, 'DeviceLock', RecordingLock)
     out = module({'dev': image, 'fstype': 'ext4'})
     assert not out.failed and seen == [image] and locked == [image]
     # no -E nodiscard on a device, and no lock file beside it
@@ -921,8 +922,8 @@ def test_a_block_device_is_checked_and_locked(module, image, monkeypatch):
 
 
 def test_a_busy_block_device_is_refused(module, image, monkeypatch):
-    real_kind = mkfs.path_kind
-    monkeypatch.setattr(mkfs, 'path_kind', lambda path: BLOCK_DEVICE if path == image else real_kind(path))
+    real_kind = mkfs_task.path_kind
+    monkeypatch.setattr(mkfs_task, 'path_kind', lambda path: BLOCK_DEVICE if path == image else real_kind(path))
     monkeypatch.setattr(Users, 'block_device_users', lambda self, path: ['held by dm-0'])
     out = module({'dev': image, 'fstype': 'ext4'})
     assert out.failed and 'held by dm-0' in out.result['msg'] and module.device.changing_calls() == []
@@ -1008,7 +1009,7 @@ def test_a_tool_that_cannot_be_executed_fails_naming_it_and_its_package(module, 
             raise ToolNotFoundError('%s cannot be executed. Reinstall the package %s.' % (name, wanted_package))
         return sbin(name, wanted_package)
 
-    monkeypatch.setattr(mkfs, 'Tools', lambda: Tools(runner=module.device, which=which))
+    monkeypatch.setattr(mkfs_task, 'Tools', lambda: Tools(runner=module.device, which=which))
     out = module(dict(args, dev=image))
     assert out.failed and out.result['msg'] == '%s cannot be executed. Reinstall the package %s.' % (tool, package)
     assert module.device.changing_calls() == []
