@@ -276,7 +276,7 @@ class PlanRun(object):
         path = os.path.abspath(directory['path'])
         defaults = self.module.params['defaults']
         attributes = dict(path=path, mode=directory['mode'], owner=directory['owner'] or defaults.get('owner'),
-                          group=directory['group'] or defaults.get('group'))
+                          group=directory['group'] or defaults.get('group'), setype=directory.get('setype'))
         result = {'module': 'directory', 'path': path, 'changed': False}
         missing = not os.path.isdir(path)
         parent = os.path.dirname(path)
@@ -294,7 +294,7 @@ class PlanRun(object):
                               % (path, exc.strerror, parent))
         if not (missing and self.module.check_mode):
             file_args = self.module.load_file_common_arguments(dict(
-                attributes, seuser=None, serole=None, setype=None, selevel=None, attributes=None, unsafe_writes=False))
+                attributes, seuser=None, serole=None, selevel=None, attributes=None, unsafe_writes=False))
             file_args['path'] = path
             result['changed'] = self.module.set_fs_attributes_if_different(file_args, result['changed'])
         result['diff'] = {'before': {'path': path, 'state': 'absent' if missing else 'directory'},

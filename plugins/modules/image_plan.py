@@ -28,6 +28,7 @@ author:
   - hypervisor.images contributors (@hypervisor-images)
 extends_documentation_fragment:
   - hypervisor.images.attributes
+  - hypervisor.images.attributes.actiongroup_images
 attributes:
   check_mode:
     support: full
@@ -61,6 +62,10 @@ options:
         type: str
       group:
         description: Its group; defaults to O(defaults.group).
+        type: str
+      setype:
+        description: Its SELinux type, where SELinux is enabled, as the O(ansible.builtin.file#module:setype) of
+          ansible.builtin.file.
         type: str
   images:
     description:
@@ -157,6 +162,7 @@ def main():
                 mode=dict(type='raw', default='0755'),
                 owner=dict(type='str'),
                 group=dict(type='str'),
+                setype=dict(type='str'),
             )),
             images=dict(type='list', elements='dict', default=[]),
             defaults=dict(type='dict', default={}, options=dict(
