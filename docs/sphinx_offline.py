@@ -33,3 +33,9 @@ def _ansible_label(dummy_app, dummy_env, node, contnode):
 
 def setup(app):
     app.connect('missing-reference', _ansible_label)
+
+
+# Commands in tables must paste: no "--" turned into an en dash, no quotes turned curly.
+smartquotes = False
+# The search page shows an excerpt of each result only when the sources are copied into _sources.
+html_copy_source = True

@@ -72,11 +72,12 @@ options:
     default: true
   allow_backing_file:
     description:
-      - Convert a source that has a backing file or an external data file.
+      - Convert a source that has a backing file.
       - qemu-img then reads the whole chain and writes a flattened, self-contained image. A hostile header can name
         any file on the host as its backing file, so sources with one are refused unless this is set.
-      - Only the source file itself is watched for changes; changes in its backing files are not noticed on later runs
-        (use O(force)).
+      - A source with an external data file is refused whatever this says.
+      - The backing chain is recorded with the result, so a later run notices a change in any file of the chain and
+        converts again.
     type: bool
     default: false
   force:
