@@ -11,17 +11,18 @@ module: image_plan
 short_description: Build a host's whole plan of directories and images in one call
 version_added: 0.2.0
 description:
-  - Takes every directory and image a host should have - blank images, converted base images, overlays, flat copies -
-    and makes them in one module call, running the same code as the single modules
-    (M(hypervisor.images.qemu_image), M(hypervisor.images.image_convert), M(hypervisor.images.cow_image),
-    M(hypervisor.images.sparse_copy)), entry by entry, in one process. A re-run that changes nothing costs one module
+  - Takes every directory and image a host should have - blank, converted and downloaded base images, overlays, flat
+    copies, file systems and swap areas on ephemeral disks - and makes them in one module call, running the same code
+    as the single modules (M(hypervisor.images.qemu_image), M(hypervisor.images.image_convert),
+    M(hypervisor.images.image_fetch), M(hypervisor.images.cow_image), M(hypervisor.images.sparse_copy),
+    M(hypervisor.images.mkfs)), entry by entry, in one process. A re-run that changes nothing costs one module
     call per host instead of one per image.
   - Each entry of O(images) is a mapping with one key, the module it runs, whose value holds that module's options,
     exactly as in a task. They are validated against that module's own options before anything runs, and behave as
     that module does (idempotence, safety checks on images the plan did not make, atomic writes, locks).
-  - Entries run in dependency order - an entry that reads a file another entry writes (an overlay's O(images[].cow_image)
-    backing file, a conversion's or a copy's source) runs after that entry - else in the order given; the directories
-    of O(directories) are made first.
+  - Entries run in dependency order - an entry that reads a file another entry writes (an overlay's backing file, a
+    conversion's or a copy's source, the image a file system is made on) runs after that entry - else in the order
+    given; the directories of O(directories) are made first.
   - When an entry fails, the plan stops there and fails naming the entry; the entries before it are done and stay
     done, and their results are returned in RV(results). A re-run carries on from there.
 author:
@@ -70,8 +71,8 @@ options:
   images:
     description:
       - The images, each a mapping with one key naming the module to run - V(qemu_image), V(image_convert),
-        V(cow_image) or V(sparse_copy), with or without the C(hypervisor.images.) prefix - and that module's options as
-        its value.
+        V(image_fetch), V(cow_image), V(sparse_copy) or V(mkfs), with or without the C(hypervisor.images.) prefix - and
+        that module's options as its value.
     type: list
     elements: dict
     default: []
@@ -93,6 +94,8 @@ options:
         type: raw
 seealso:
   - module: hypervisor.images.qemu_image
+  - module: hypervisor.images.image_fetch
+  - module: hypervisor.images.mkfs
   - module: hypervisor.images.cow_image
   - module: hypervisor.images.image_convert
   - module: hypervisor.images.sparse_copy
