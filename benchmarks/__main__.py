@@ -13,7 +13,7 @@ import os
 import sys
 
 # In the order of the performance page.
-BENCHMARKS = ('sparse_copy', 'data_fraction', 'image_convert', 'noop', 'image_fetch', 'cache_prune', 'fleet')
+BENCHMARKS = ('sparse_copy', 'data_fraction', 'image_convert', 'noop', 'image_fetch', 'cache_prune', 'audit', 'fleet')
 
 
 def _importable_collection():

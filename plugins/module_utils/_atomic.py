@@ -134,6 +134,21 @@ def _temp_pattern(name):
     return re.compile(r'\.%s\.[a-z0-9_]{8}%s' % (re.escape(name), re.escape(TEMP_SUFFIX)))
 
 
+_ANY_TEMP = re.compile(r'\.(?P<name>.+)\.[a-z0-9_]{8}%s' % re.escape(TEMP_SUFFIX))
+_ANY_LOCK = re.compile(r'\.(?P<name>.+)%s' % re.escape(LOCK_SUFFIX))
+
+
+def leftover_of(path):
+    """What ``path`` is when it is this collection's own file beside a destination: ``('temporary', dest)``,
+    ``('lock', dest)``, or None for any other file."""
+    directory, name = os.path.split(path)
+    for kind, pattern in (('temporary', _ANY_TEMP), ('lock', _ANY_LOCK)):
+        match = pattern.fullmatch(name)
+        if match:
+            return kind, os.path.join(directory, match.group('name'))
+    return None
+
+
 class Lock:
     """An exclusive BSD lock (flock) on one file, as a context manager.
 
