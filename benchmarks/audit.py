@@ -62,8 +62,9 @@ def main():
         key = 'with_check' if check else 'without_check'
         results[key] = {'one_call_s': one, 'per_image_calls_s': loop, 'ratio': round(loop / one, 1)}
         rows.append(['with check' if check else 'without check', one, loop, results[key]['ratio']])
-        print('  %-13s one call %6.2f s   %d calls %7.2f s   ratio %.1f' % (rows[-1][0], one, len(paths), loop,
-                                                                          results[key]['ratio']), flush=True)
+        line = '  %-13s one call %6.2f s   %d calls %7.2f s   ratio %.1f' % (
+            rows[-1][0], one, len(paths), loop, results[key]['ratio'])
+        print(line, flush=True)
     results['images'] = len(paths)
     _common.print_table('image_audit against qemu_image_info per image', HEADER, rows)
     path = _common.save('audit', results, machine=_common.machine(root),
@@ -85,6 +86,6 @@ def report(document, out):
         '``benchmarks/audit.py``: ``hypervisor.images.image_audit`` on %d images (qcow2 overlays on one raw base) in '
         'one call, against ``hypervisor.images.qemu_image_info`` called once per image as a loop over ``find`` '
         'results would, both run as Ansible runs modules on a host (the controller\'s own work per call comes on '
-        'top of the loop). Load average at the end: %s.' % (results['images'],
-                                                             document.get('protocol', {}).get('load_average')),
+        'top of the loop). Load average at the end: %s.' % (
+            results['images'], document.get('protocol', {}).get('load_average')),
         '', out.table(HEADER, rows)])

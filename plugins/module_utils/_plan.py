@@ -135,10 +135,9 @@ def parse_entries(raw_entries, defaults):
             for key in DEFAULTABLE:
                 if key in (defaults or {}) and key not in options:
                     params.pop(key, None)
+        constraints = ('mutually_exclusive', 'required_together', 'required_one_of', 'required_if', 'required_by')
         validator = ArgumentSpecValidator(
-            spec, **dict((key, spec_kwargs[key]) for key in ('mutually_exclusive', 'required_together',
-                                                            'required_one_of', 'required_if', 'required_by')
-                         if spec_kwargs.get(key)))
+            spec, **dict((key, spec_kwargs[key]) for key in constraints if spec_kwargs.get(key)))
         validated = validator.validate(params)
         if validated.error_messages:
             raise PlanError('images: entry %d (%s): %s.' % (index, kind, '; '.join(validated.error_messages)))
