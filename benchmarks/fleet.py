@@ -339,9 +339,9 @@ def report(document, out):
     targets = results.get('target') or []
     if isinstance(targets, dict):
         targets = [targets]
-    verdict = ' '.join('Target: %s. Measured: **%g**, %s.' % (
-        item['target'], item['ratio'], 'met' if item['met'] else 'not met')
-                       for item in targets)
+    verdict = ' '.join(
+        'Target: %s. Measured: **%g**, %s.' % (item['target'], item['ratio'], 'met' if item['met'] else 'not met')
+        for item in targets)
     protocol = document.get('protocol', {})
     return '\n'.join([
         'Fleet scale', '-----------', '',
