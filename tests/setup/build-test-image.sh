@@ -12,7 +12,9 @@ set -euo pipefail
 
 IMAGE=${TEST_IMAGE:-localhost/hypervisor-images-test:bookworm}
 SUITE=bookworm
-PACKAGES=python3,qemu-utils,e2fsprogs,xfsprogs,util-linux,btrfs-progs,dosfstools
+# openssh-server and sudo: tests/integration/test_ssh_become.py logs in over SSH and becomes root.
+# No acl: that test shows what become_user needs on a host without it.
+PACKAGES=python3,qemu-utils,e2fsprogs,xfsprogs,util-linux,btrfs-progs,dosfstools,openssh-server,sudo
 LABEL=org.hypervisor-images.recipe
 
 # The recipe is this script: a change to it (packages, suite) makes a new image.

@@ -22,6 +22,7 @@ REQUIRED=(
     "losetup:mount"
     "getfattr:attr"
     "git:git"
+    "ssh-keygen:openssh-client"
     "pgrep:procps"
     "sudo:sudo"
     "podman:podman"
