@@ -3,9 +3,9 @@
 """The collection as operators run it: over SSH, as an unprivileged login, with become.
 
 A podman container from the test image (tests/setup/build-test-image.sh) runs sshd on
-127.0.0.1 in the host's network namespace. Its login ``deploy`` may use sudo; ``nova``
-is the unprivileged user that owns the images. The container has no ``acl`` package,
-as a minimal hypervisor may not. The tests run ansible-playbook and ansible with the ssh
+127.0.0.1 in the host's network namespace (tests/setup/container-sshd.sh). Its login
+``deploy`` may use sudo; ``nova`` is the unprivileged user that owns the images. The
+container has no ``acl`` package, as a minimal hypervisor may not. The tests run ansible-playbook and ansible with the ssh
 connection, as the README and the provisioning guide tell an operator to:
 
 - without become, the first task that writes fails with Permission denied and a message
@@ -24,13 +24,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 BIN = os.path.dirname(sys.executable)
 IMAGE = os.environ.get('TEST_IMAGE', 'localhost/hypervisor-images-test:bookworm')
 CONTAINER = 'hvimg-ssh'
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SSHD_SETUP = os.path.join(COLLECTION_ROOT, 'tests', 'setup', 'container-sshd.sh')
 ROOT = '/var/lib/nova/instances'
 
 pytestmark = pytest.mark.ssh
@@ -53,20 +54,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def wait_for_ssh(port, deadline=60):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=2) as sock:
-                if sock.recv(64).startswith(b'SSH-'):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    logs = in_container('cat', '/var/log/sshd.log', check=False)
-    pytest.fail('sshd in %s did not answer on 127.0.0.1:%d within %d s: %s' % (CONTAINER, port, deadline, logs.stdout))
-
-
 @pytest.fixture(scope='module')
 def ssh_host(tmp_path_factory):
     """The container, its sshd, and an inventory that logs in as deploy with a key."""
@@ -77,26 +64,9 @@ def ssh_host(tmp_path_factory):
     podman('run', '--detach', '--name', CONTAINER, '--network', 'host', IMAGE, 'sleep', 'infinity')
     try:
         port = free_port()
-        setup = '\n'.join([
-            'set -eu',
-            # deploy logs in with the key and may sudo; nova owns the images; no password anywhere
-            'useradd --create-home --shell /bin/bash deploy',
-            'usermod --password "*" deploy',
-            'useradd --system --create-home --home-dir /var/lib/nova --shell /usr/sbin/nologin nova',
-            'install -d -o deploy -g deploy -m 0700 /home/deploy/.ssh',
-            'cat > /home/deploy/.ssh/authorized_keys',
-            'chown deploy:deploy /home/deploy/.ssh/authorized_keys',
-            'chmod 0600 /home/deploy/.ssh/authorized_keys',
-            'echo "deploy ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/deploy',
-            'chmod 0440 /etc/sudoers.d/deploy',
-            'chown root:root /var/lib/nova && chmod 0755 /var/lib/nova',
-            'mkdir -p /run/sshd && ssh-keygen -A >/dev/null',
-        ])
-        in_container('sh', '-c', setup, stdin=(work / 'id_ed25519.pub').read_text())
-        podman('exec', '--detach', CONTAINER, 'sh', '-c',
-               'exec /usr/sbin/sshd -D -e -p %d -o ListenAddress=127.0.0.1 -o PasswordAuthentication=no '
-               '-o KbdInteractiveAuthentication=no -o PermitRootLogin=no 2>/var/log/sshd.log' % port)
-        wait_for_ssh(port)
+        proc = subprocess.run([SSHD_SETUP, CONTAINER, str(port), str(work / 'id_ed25519.pub')], capture_output=True,
+                              text=True, check=False, timeout=300)
+        assert proc.returncode == 0, 'container-sshd.sh failed: %s%s' % (proc.stdout, proc.stderr)
         inventory = work / 'inventory.ini'
         inventory.write_text(
             '[hypervisors]\n'
