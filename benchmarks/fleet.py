@@ -19,17 +19,23 @@ calls each host makes. The targets, for provision_hypervisor: the re-run of
 2 times, and at most 5 module calls per host in a re-run.
 
 The controller and every container share this machine's cores, so what the
-figures show is how the controller's per-host work (a fork, templating, a
-``podman exec`` per module) queues on them, not how a real fleet of separate
-machines would scale.
+figures show is how the controller's per-host work (a fork, templating, an SSH
+round trip per module) and the hosts' module runs queue on them, not how a
+real fleet of separate machines would scale.
 
 The containers come from the molecule test image (``make test-image``,
 localhost/hypervisor-images-test:bookworm), with the podman settings of
-tests/setup/containers.conf (``CONTAINERS_CONF``, as the Makefile sets it),
-and are reached with the containers.podman.podman connection. They are
-removed at the end, and at the start if a killed run left them.
+tests/setup/containers.conf (``CONTAINERS_CONF``, as the Makefile sets it).
+They are reached as operators reach hypervisors: over SSH as an unprivileged
+login (``deploy``) with become, pipelining on; each container shares the
+host's network namespace and runs sshd on a port of 127.0.0.1 of its own
+(tests/setup/container-sshd.sh). BENCH_FLEET_CONNECTION=podman uses the
+containers.podman.podman connection as root instead (no pipelining: that
+plugin does not offer it, and each module call costs several ``podman exec``).
+The containers are removed at the end, and at the start if a killed run left
+them.
 
-Environment: BENCH_FLEET_SIZES, BENCH_FLEET_REPEAT, BENCH_FLEET_IMAGE,
+Environment: BENCH_FLEET_CONNECTION (ssh or podman), BENCH_FLEET_SIZES, BENCH_FLEET_REPEAT, BENCH_FLEET_IMAGE,
 BENCH_FLEET_STRATEGY_FREE (default 1: also time 8 hosts with
 ``strategy: free``), BENCH_DIR (inventories and plans go to its fleet/
 subdirectory), BENCH_RESULTS (where fleet.json goes).
@@ -41,6 +47,7 @@ import json
 import os
 import re
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +55,7 @@ import time
 
 from benchmarks import _common
 
+CONNECTION = os.environ.get('BENCH_FLEET_CONNECTION', 'ssh')
 SIZES = tuple(int(n) for n in os.environ.get('BENCH_FLEET_SIZES', '1 2 4 8 16').split())
 REPEAT = int(os.environ.get('BENCH_FLEET_REPEAT', '2'))
 IMAGE = os.environ.get('BENCH_FLEET_IMAGE', 'localhost/hypervisor-images-test:bookworm')
@@ -62,6 +70,9 @@ PLAYBOOKS = {
     'plan': 'hypervisor.images.provision_hypervisor',
     'per-image': os.path.join(os.path.dirname(os.path.abspath(__file__)), 'per_image_playbook.yml'),
 }
+CONNECTION_NAMES = {'ssh': 'ssh as an unprivileged login with become (sudo), pipelining on',
+                    'podman': 'containers.podman.podman as root'}
+SSHD_SETUP = os.path.join(_common.COLLECTION_ROOT, 'tests', 'setup', 'container-sshd.sh')
 CALLBACKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'callbacks')
 
 PLAN = """---
@@ -96,19 +107,47 @@ def remove_containers(count):
         podman('rm', '--force', '--time', '0', name, check=False)
 
 
-def start_containers(count):
-    """Start ``count`` containers from IMAGE and put a qcow2 "download" with data on each."""
+def free_ports(count):
+    """``count`` TCP ports of 127.0.0.1 that nothing listens on (all held at once, so they differ)."""
+    sockets = [socket.socket() for dummy in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(('127.0.0.1', 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def start_containers(count, workdir):
+    """Start ``count`` containers from IMAGE and put a qcow2 "download" with data on each.
+
+    With the ssh connection each container shares the host's network namespace and runs sshd
+    on a port of its own (tests/setup/container-sshd.sh: a login ``deploy`` that may sudo).
+    Returns {name: port} (empty for the podman connection) and the private key's path.
+    """
     if podman('image', 'exists', IMAGE, check=False).returncode != 0:
         sys.exit('The test image %s is missing: run make test-image first.' % IMAGE)
     remove_containers(count)
+    network = 'host' if CONNECTION == 'ssh' else 'none'
     for name in names(count):
-        podman('run', '--detach', '--name', name, '--hostname', name, '--network', 'none', IMAGE,
+        podman('run', '--detach', '--name', name, '--hostname', name, '--network', network, IMAGE,
                'sleep', 'infinity')
+    ports, key = {}, os.path.join(workdir, 'id_ed25519')
+    if CONNECTION == 'ssh':
+        for path in (key, key + '.pub'):
+            if os.path.exists(path):
+                os.unlink(path)
+        subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'hvimg-fleet', '-f', key], check=True)
+        for name, port in zip(names(count), free_ports(count)):
+            subprocess.run([SSHD_SETUP, name, str(port), key + '.pub'], check=True)
+            ports[name] = port
     for name in names(count):
         podman('exec', name, 'sh', '-c',
                'mkdir -p /srv/images && qemu-img create -q -f qcow2 /srv/images/guest.qcow2 64M && '
                'qemu-io -f qcow2 -c "write -P 0x47 0 4M" -c "write -P 0x48 32M 1M" /srv/images/guest.qcow2 '
                '>/dev/null')
+    return ports, key
 
 
 def clean(count):
@@ -116,14 +155,24 @@ def clean(count):
         podman('exec', name, 'rm', '-rf', '--', ROOT)
 
 
-def write_inventory(workdir, count):
+def write_inventory(workdir, count, ports, key):
+    """An inventory of the first ``count`` containers: over SSH as deploy with become, or podman exec as root."""
     path = os.path.join(workdir, 'inventory-%d.ini' % count)
     with open(path, 'w', encoding='utf-8') as handle:
         handle.write('[hypervisors]\n')
         for name in names(count):
-            handle.write('%s\n' % name)
-        handle.write('\n[hypervisors:vars]\nansible_connection=containers.podman.podman\n'
-                     'ansible_python_interpreter=/usr/bin/python3\n')
+            if CONNECTION == 'ssh':
+                handle.write('%s ansible_host=127.0.0.1 ansible_port=%d\n' % (name, ports[name]))
+            else:
+                handle.write('%s\n' % name)
+        handle.write('\n[hypervisors:vars]\nansible_python_interpreter=/usr/bin/python3\n')
+        if CONNECTION == 'ssh':
+            handle.write('ansible_connection=ssh\nansible_user=deploy\nansible_become=true\n'
+                         'ansible_ssh_private_key_file=%s\n'
+                         'ansible_ssh_common_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"\n'
+                         % key)
+        else:
+            handle.write('ansible_connection=containers.podman.podman\n')
     return path
 
 
@@ -151,7 +200,10 @@ def playbook(inventory, plan, forks, strategy=None, which='plan', check=False):
     calls_file = os.path.join(os.path.dirname(inventory), 'calls.json')
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_common.COLLECTIONS_PATH, ANSIBLE_NOCOLOR='1',
                ANSIBLE_HOST_KEY_CHECKING='0', ANSIBLE_CALLBACK_PLUGINS=CALLBACKS,
-               ANSIBLE_CALLBACKS_ENABLED='count_module_calls', BENCH_MODULE_CALLS=calls_file)
+               ANSIBLE_CALLBACKS_ENABLED='count_module_calls', BENCH_MODULE_CALLS=calls_file,
+               ANSIBLE_PIPELINING=str(CONNECTION == 'ssh'))
+    # the hosts' own Python, named in the inventory (the Makefile points this at the controller's)
+    env.pop('ANSIBLE_PYTHON_INTERPRETER', None)
     if strategy:
         env['ANSIBLE_STRATEGY'] = strategy
     argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory,
@@ -183,8 +235,8 @@ def check_recap(recap, count, first):
             raise RuntimeError('%s: changed=%d failed=%d on the %s run' % (host, changed, failed, run))
 
 
-def measure(workdir, plan, count, strategy=None, which='plan'):
-    inventory = write_inventory(workdir, count)
+def measure(workdir, plan, count, ports, key, strategy=None, which='plan'):
+    inventory = write_inventory(workdir, count, ports, key)
     check, check_failed, first, rerun, cpu, calls = [], [], [], [], [], []
     for dummy in range(REPEAT):
         clean(count)
@@ -251,12 +303,13 @@ def main():
     print('Fleet: %s host(s), %d round(s) each, image %s' % (', '.join(map(str, SIZES)), REPEAT, IMAGE), flush=True)
     load = {'before': _common.wait_for_quiet(float(os.environ.get('BENCH_QUIET_WAIT', '600')))}
     memory_before = memory_available()
-    start_containers(largest)
-    memory_with_fleet = memory_available()
     try:
-        runs = [measure(workdir, plan, count, which=which) for count in SIZES for which in ('plan', 'per-image')]
+        ports, key = start_containers(largest, workdir)
+        memory_with_fleet = memory_available()
+        runs = [measure(workdir, plan, count, ports, key, which=which) for count in SIZES
+                for which in ('plan', 'per-image')]
         if STRATEGY_FREE and 8 in SIZES:
-            runs.append(measure(workdir, plan, 8, strategy='free'))
+            runs.append(measure(workdir, plan, 8, ports, key, strategy='free'))
     finally:
         remove_containers(largest)
     load['after'] = _common.loadavg()
@@ -288,7 +341,7 @@ def main():
         'fleet', {'runs': runs, 'target': verdict},
         machine=dict(_common.machine(workdir), memory_available_before=memory_before,
                      memory_available_with_fleet=memory_with_fleet, **versions),
-        protocol={'repeat': REPEAT, 'sizes': list(SIZES), 'image': IMAGE, 'connection': 'containers.podman.podman',
+        protocol={'repeat': REPEAT, 'sizes': list(SIZES), 'image': IMAGE, 'connection': CONNECTION_NAMES[CONNECTION],
                   'plan': PLAN % {'root': ROOT}, 'load_average': load,
                   'rounds': 'instance storage removed, check mode, first run, no-change re-run; medians of the rounds'})
     print('\nSaved %s' % path)
@@ -343,26 +396,33 @@ def report(document, out):
         'Target: %s. Measured: **%g**, %s.' % (item['target'], item['ratio'], 'met' if item['met'] else 'not met')
         for item in targets)
     protocol = document.get('protocol', {})
+    over_ssh = protocol.get('connection', '').startswith('ssh')
+    connection = ('SSH as an unprivileged login with become (sudo) and pipelining, each container running sshd on '
+                  '127.0.0.1' if over_ssh else 'the ``containers.podman.podman`` connection as root')
+    call_cost = ('one ssh session over the connection ControlPersist keeps open, which runs sudo and the module\'s '
+                 'Python on the host' if over_ssh else
+                 'six podman commands (a mount, then an exec each to find the home directory, make the temporary '
+                 'directory, set its permissions, run the module and remove the directory), each starting the podman '
+                 'client and, for an exec, a container runtime process')
     return '\n'.join([
         'Fleet scale', '-----------', '',
         '``benchmarks/fleet.py``: ``hypervisor.images.provision_hypervisor`` (``plan``: the images of a host in one '
         '``hypervisor.images.image_plan`` call) with a small plan on N podman containers from the molecule test '
-        'image, reached with the ``containers.podman.podman`` connection, at ``--forks N``: check mode on the fresh '
+        'image, reached with %s, at ``--forks N``: check mode on the fresh '
         'hosts, the first run that builds every image, and the re-run that finds nothing to do; beside it, in the '
         'same run, ``per-image``: the playbook as it was before, one module call per directory and per image '
-        '(``benchmarks/per_image_playbook.yml``). Median of %d rounds.' % protocol.get('repeat', REPEAT),
+        '(``benchmarks/per_image_playbook.yml``). Median of %d rounds.' % (
+            connection, protocol.get('repeat', REPEAT)),
         '', verdict, '', figure,
         out.table(HEADER, _rows(every)),
         'What bounds it here: the controller and every "hypervisor" share this machine\'s %s cores. Each task '
-        'costs the controller a fork, templating and result handling, and each module call through the podman '
-        'connection six podman commands (a mount, then an exec each to find the home directory, make the '
-        'temporary directory, set its permissions, run the module and remove the directory), each starting the '
-        'podman client and, for an exec, a container runtime process; so the number of module calls per host is '
-        'what the re-run costs. A no-change re-run of one host took %.1f s of CPU in ansible-playbook and the podman '
-        'commands alone, and the machine was %d%% busy during it; at %d hosts it was %d%% busy. On a real fleet the '
-        'modules run on the hypervisors\' own CPUs and only the controller\'s share remains, which pipelining over '
-        'SSH makes smaller.' % (
-            machine.get('cpus', '?'), base_run['rerun_controller_cpu_s'], round(base_run['rerun_machine_busy'] * 100),
+        'costs the controller a fork, templating and result handling, and each module call %s; so the number of '
+        'module calls per host is what the re-run costs. A no-change re-run of one host took %.1f s of CPU in '
+        'ansible-playbook and the commands it ran alone, and the machine was %d%% busy during it; at %d hosts it '
+        'was %d%% busy. On a real fleet the modules run on the hypervisors\' own CPUs and only the controller\'s '
+        'share remains.' % (
+            machine.get('cpus', '?'), call_cost, base_run['rerun_controller_cpu_s'],
+            round(base_run['rerun_machine_busy'] * 100),
             widest['hosts'], round(widest['rerun_machine_busy'] * 100)), '',
         'How it extends: raise ``forks`` (Ansible\'s default is 5) to the number of hosts the controller can '
         'drive at once; ``strategy: free`` lets each host run ahead instead of waiting for the slowest at every '

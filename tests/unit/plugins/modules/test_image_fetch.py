@@ -12,6 +12,7 @@ import shutil
 
 import pytest
 from ansible.module_utils import basic
+from ansible.module_utils.common.parameters import PASS_VARS
 
 from ansible_collections.hypervisor.images.plugins.module_utils import _convert, _task
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import read_record
@@ -462,6 +463,9 @@ def test_passwords_in_urls_are_masked_in_all_the_module_returns(module, server, 
         args['format'] = 'floppy'  # refused by the argument spec, before the module is made
     elif case == 'check mode':
         args['_ansible_check_mode'] = True
+    if 'inject_invocation' in PASS_VARS:
+        # ansible-core 2.21 returns the invocation only when asked to (ANSIBLE_INJECT_INVOCATION)
+        args['_ansible_inject_invocation'] = True
     result, exited_failed = printed(args)
     assert exited_failed == failed and result.get('failed', False) == failed, result
     text = json.dumps(result)
