@@ -30,6 +30,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.reg
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINDEP = os.path.join(ROOT, 'bindep.txt')
 EE_META = os.path.join(ROOT, 'meta', 'execution-environment.yml')
+GUIDE = os.path.join(ROOT, 'docs', 'docsite', 'rst', 'getting_started.rst')
 
 # The platform profiles bindep gives Debian 12 and Fedora (bindep --profiles there).
 DEBIAN = ('platform:dpkg', 'platform:debian', 'platform:debian-12', 'platform:base-py3')
@@ -326,3 +327,36 @@ def test_an_execution_environment_gets_qemu_img_and_util_linux(depends):
     rules = depends.active_rules(list(FEDORA) + ['default'])
     assert [rule[0] for rule in rules] == ['qemu-img', 'util-linux']
 
+
+# -- the getting started guide --------------------------------------------------------
+
+def yaml_blocks(path):
+    """The YAML code blocks of an RST file, parsed."""
+    with open(path, encoding='utf-8') as handle:
+        lines = handle.read().splitlines()
+    blocks = []
+    for index, line in enumerate(lines):
+        if line.strip() != '.. code-block:: yaml':
+            continue
+        body = []
+        for following in lines[index + 1:]:
+            if following.strip() and not following.startswith('   '):
+                break
+            body.append(following[3:])
+        blocks.append(yaml.safe_load('\n'.join(body)))
+    return blocks
+
+
+def test_the_guide_names_every_package():
+    with open(GUIDE, encoding='utf-8') as handle:
+        guide = handle.read()
+    missing = [package for _rule, package, _tools in bindep_lines() if '``%s``' % package not in guide]
+    assert not missing, 'docs/docsite/rst/getting_started.rst does not name %s' % ', '.join(missing)
+
+
+def test_the_guides_execution_environment_definitions_are_valid():
+    schema = pytest.importorskip('ansible_builder.ee_schema')
+    definitions = [block for block in yaml_blocks(GUIDE) if isinstance(block, dict) and 'version' in block]
+    assert len(definitions) == 2
+    for definition in definitions:
+        schema.validate_schema(definition)
