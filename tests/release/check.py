@@ -8,7 +8,9 @@
    holds no test output, virtual environment, build tree, caches or benchmark
    data, and does hold what operators need (modules, role, playbooks, docs).
 3. ``ansible-galaxy collection install --offline`` of the tarball into an
-   empty collections path.
+   empty collections path; ``ansible-builder introspect`` of that path finds
+   the system requirements of bindep.txt (through meta/execution-environment.yml)
+   and no Python requirements, as an execution environment build would.
 4. With ANSIBLE_COLLECTIONS_PATH naming only that installation (and no
    collections from Python's path): ``ansible-doc`` for every module and for
    the role, and tests/release/smoke.yml run twice from a directory outside
@@ -46,7 +48,7 @@ FORBIDDEN = ('tests/output', 'tests/output/*', '.venv*', '.build*', '*/__pycache
 REQUIRED = ('MANIFEST.json', 'FILES.json', 'README.md', 'LICENSE', 'CHANGELOG.rst', 'meta/runtime.yml',
             'plugins/modules/qemu_image.py', 'plugins/module_utils/_run.py', 'roles/instance_storage/tasks/main.yml',
             'roles/instance_storage/meta/argument_specs.yml', 'playbooks/provision_hypervisor.yml',
-            'docs/docsite/extra-docs.yml')
+            'docs/docsite/extra-docs.yml', 'bindep.txt', 'meta/execution-environment.yml')
 RECAP = re.compile(r'^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
@@ -130,6 +132,22 @@ def isolated_env(collections_path):
     return env
 
 
+def check_requirements(collections_path, installed, cwd):
+    """What ansible-builder reads from the installed collection: bindep.txt's lines, no Python packages."""
+    out = run([os.path.join(BIN, 'ansible-builder'), 'introspect', '--sanitize', collections_path], cwd=cwd)
+    data = yaml.safe_load(out[out.index('---'):])
+    with open(os.path.join(installed, 'bindep.txt'), encoding='utf-8') as handle:
+        shipped = [re.sub(r'\s+#.*$', '', line.strip()) for line in handle
+                   if line.strip() and not line.lstrip().startswith('#')]
+    found = [re.sub(r'\s+# from collection hypervisor\.images$', '', line) for line in data.get('system') or []]
+    if found != shipped:
+        fail('ansible-builder introspect finds the system requirements %s, bindep.txt has %s' % (found, shipped))
+    if data.get('python'):
+        fail('ansible-builder introspect finds Python requirements: %s' % data['python'])
+    step('ansible-builder introspect finds %d system requirements (bindep.txt) and no Python requirements'
+         % len(found))
+
+
 def check_docs(installed, env, cwd):
     modules = sorted(os.path.splitext(name)[0] for name in os.listdir(os.path.join(installed, 'plugins', 'modules'))
                      if name.endswith('.py') and not name.startswith('_'))
@@ -181,6 +199,7 @@ def main():
         tarball = build(collection, workdir, version)
         collections_path, installed = install(tarball, workdir)
         env = isolated_env(collections_path)
+        check_requirements(collections_path, installed, workdir)
         check_docs(installed, env, workdir)
         smoke(env, workdir)
     finally:
