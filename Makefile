@@ -5,6 +5,7 @@
 #               unit tests on the other ansible-core versions, the release check,
 #               unit, integration and molecule tests; stops at the first failure
 #   make docs   build the documentation site into .build/docs/build/html
+#   make screenshots  the docs site's index, a module page and every guide as PNGs (before a release)
 #   make bench  run the benchmarks and write docs/docsite/rst/performance.rst
 #
 # They install the Debian packages they need (as root, with apt-get) and a
@@ -34,13 +35,14 @@ export CONTAINERS_CONF := $(CURDIR)/tests/setup/containers.conf
 CORES := 2.16 2.21
 
 .PHONY: help demo test deps system-deps venv stage test-image lint sanity docs-lint pytest units integration \
-	docs matrix release-check changelog bench bench-report clean
+	docs screenshots matrix release-check changelog bench bench-report clean
 
 help:
 	@echo "make demo   run the demo playbook on localhost"
 	@echo "make test   run every check and test (lint, sanity, docs, ansible-core matrix, release, unit,"
 	@echo "            integration, molecule)"
 	@echo "make docs   build the documentation site (.build/docs/build/html)"
+	@echo "make screenshots  PNGs of the docs site's index, a module page and each guide (.build/screenshots)"
 	@echo "make bench  run the benchmarks and write the performance page (BENCH=\"name ...\" for some)"
 	@echo "helpers:    deps lint sanity docs-lint matrix $(addprefix matrix-,$(CORES)) release-check units"
 	@echo "            integration changelog bench-report clean"
@@ -171,8 +173,25 @@ docs: stage
 	cd $(DOCS) && PATH=$(BIN):$$PATH $(BIN)/antsibull-docs --config-file antsibull-docs.cfg collection --use-current \
 		--squash-hierarchy --fail-on-error --cleanup everything --dest-dir rst hypervisor.images
 	cp -r $(COLLECTION)/docs/docsite/rst/images $(DOCS)/rst/docsite/
+	@# antsibull-docs always writes an index of the environment variables plugins declare (for the list
+	@# of all collections on docs.ansible.com, where plugin pages link into it); no plugin here declares
+	@# one, so the page would be an orphan saying so. It stays once it lists a variable.
+	if grep -q "No environment variables have been defined" $(DOCS)/rst/environment_variables.rst; then \
+		rm $(DOCS)/rst/environment_variables.rst; fi
 	cd $(DOCS) && PATH=$(BIN):$$PATH $(BIN)/sphinx-build -M html rst build -c . -W --keep-going -q
 	@echo "Documentation site: $(DOCS)/build/html/index.html"
+
+# Full-page PNGs of the built site with headless Chromium (the Debian package, installed here and
+# not by make test), to look at before a release: the index, one module page and every guide. The
+# script also fails on a table wider than the text column or a word of a table cell broken across
+# lines. SCREENSHOTS names the directory.
+SCREENSHOTS ?= $(BUILD)/screenshots
+
+screenshots: docs
+	@EXTRA_PACKAGES="chromium fonts-dejavu-core" PYTHON=$(PYTHON) tests/setup/system-deps.sh
+	rm -rf $(SCREENSHOTS)
+	$(BIN)/python $(COLLECTION)/tests/docs/screenshots.py $(DOCS)/build/html $(SCREENSHOTS)
+	@echo "Screenshots: $(SCREENSHOTS)"
 
 # --- benchmarks -------------------------------------------------------------
 
