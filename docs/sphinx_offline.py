@@ -8,6 +8,8 @@
 # become plain links to the published pages instead; any other unresolved reference still fails
 # the build (sphinx-build -W).
 
+import re  # noqa: E402 (appended to conf.py)
+
 intersphinx_mapping = {}
 
 ANSIBLE_DOCS = 'https://docs.ansible.com/projects/ansible/latest/'
@@ -19,14 +21,31 @@ ANSIBLE_LABELS = {
 }
 
 
+# Plugins of ansible.builtin, and their options and return values, that option descriptions name
+# (O(ansible.builtin.file#module:mode)): ansible_collections.ansible.builtin.NAME_TYPE[__KIND-KEY].
+BUILTIN_LABEL = re.compile(r'^ansible_collections\.ansible\.builtin\.([a-z0-9_]+)_([a-z]+)(?:__([a-z]+)-([^:]+))?$')
+
+
+def _ansible_uri(target):
+    """The published page (and anchor) of a label of the Ansible documentation, or None."""
+    if target in ANSIBLE_LABELS:
+        return ANSIBLE_DOCS + ANSIBLE_LABELS[target]
+    found = BUILTIN_LABEL.match(target or '')
+    if not found:
+        return None
+    name, plugin_type, kind, key = found.groups()
+    page = '%scollections/ansible/builtin/%s_%s.html' % (ANSIBLE_DOCS, name, plugin_type)
+    return page + ('#%s-%s' % (kind, key) if kind else '')
+
+
 def _ansible_label(dummy_app, dummy_env, node, contnode):
     """Resolve a :ref: to a label of the Ansible documentation to a link to its page."""
-    target = node.get('reftarget')
-    if node.get('reftype') != 'ref' or target not in ANSIBLE_LABELS:
+    uri = _ansible_uri(node.get('reftarget'))
+    if node.get('reftype') != 'ref' or uri is None:
         return None
     from docutils import nodes
 
-    reference = nodes.reference('', '', internal=False, refuri=ANSIBLE_DOCS + ANSIBLE_LABELS[target])
+    reference = nodes.reference('', '', internal=False, refuri=uri)
     reference += contnode
     return reference
 
