@@ -86,6 +86,5 @@ def report(document, out):
         '``benchmarks/audit.py``: ``hypervisor.images.image_audit`` on %d images (qcow2 overlays on one raw base) in '
         'one call, against ``hypervisor.images.qemu_image_info`` called once per image as a loop over ``find`` '
         'results would, both run as Ansible runs modules on a host (the controller\'s own work per call comes on '
-        'top of the loop). Load average at the end: %s.' % (
-            results['images'], document.get('protocol', {}).get('load_average')),
-        '', out.table(HEADER, rows)])
+        'top of the loop).' % results['images'],
+        '', out.load(document), '', out.table(HEADER, rows)])

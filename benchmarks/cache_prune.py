@@ -91,6 +91,7 @@ def head_rate(root):
 def main():
     root = _common.data_dir('cache_prune')
     base_dir = make_tree(root)
+    load = {'before': _common.loadavg()}
     results = scan_rate(root, base_dir)
     results['find_head_s'] = head_rate(root)
     results['module_over_find_head'] = round(results['median_s'] / results['find_head_s'], 2)
@@ -104,7 +105,8 @@ def main():
         ('module / find+head', '%.2f' % results['module_over_find_head']),
         ('wall time with the files in the page cache', '%.3f s' % results['warm_median_s']),
     ])
-    print('\nsaved %s' % _common.save('cache_prune', results))
+    load['after'] = _common.loadavg()
+    print('\nsaved %s' % _common.save('cache_prune', results, protocol={'load_average': load}))
 
 
 def report(document, out):
@@ -130,5 +132,5 @@ def report(document, out):
     return '\n'.join([
         'Pruning the image cache', '-----------------------', '',
         '``benchmarks/cache_prune.py``: how fast ``hypervisor.images.image_cache_prune`` finds the users of a cache '
-        'among %d instance directories, and how much it reads to do so.' % (result['files'] - 20), '', figure,
+        'among %d instance directories, and how much it reads to do so.' % (result['files'] - 20), '', out.load(document), '', figure,
         out.table(['measure', 'value'], rows)])

@@ -129,4 +129,4 @@ def report(document, out):
         'writes every byte whatever the image holds, and its time depends on how much of what it reads was in the '
         'page cache already (the data extents are, the holes it reads as zeros are not).%s'
         % (' The engine took %.2f to %.2f times as long as ``cp``.' % (min(engine), max(engine)) if engine else ''),
-        '', figure, out.table(['data'] + methods, _rows(points, methods))])
+        '', out.load(document), '', figure, out.table(['data'] + methods, _rows(points, methods))])

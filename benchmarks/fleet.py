@@ -193,7 +193,7 @@ def playbook(inventory, plan, forks, strategy=None, which='plan', check=False):
     """Run a provisioning playbook; return (seconds, {host: (ok, changed, failed)}, cpu, {host: module calls}).
 
     ``cpu`` has the CPU seconds of ansible-playbook and its children (the
-    podman commands it runs; not the container runtime's processes, which
+    ssh or podman commands it runs; not the container runtime's processes, which
     podman's conmon starts) and the share of the machine's CPU time that was
     busy meanwhile (all processes, the containers' too).
     """
@@ -271,17 +271,30 @@ def measure(workdir, plan, count, ports, key, strategy=None, which='plan'):
             'rerun_machine_busy': round(statistics.median(used['machine_busy'] for used in cpu), 3)}
 
 
-HEADER = ('playbook', 'hosts', 'forks', 'strategy', 'check mode, fresh hosts (s)', 'first run (s)', 'ratio',
-          'no-change re-run (s)', 'ratio', 'module calls per host in the re-run', 're-run controller CPU (s)',
-          'machine busy during re-run')
+# Two tables of few columns each (a page column holds about seven): the wall times, and what the re-run cost.
+TIME_HEADER = ('playbook', 'hosts', 'check mode (s)', 'first run (s)', 'ratio', 'no-change re-run (s)', 'ratio')
+COST_HEADER = ('playbook', 'hosts', 'module calls per host', 'controller CPU (s)', 'machine busy')
 
 
-def _rows(runs):
-    return [[run.get('playbook', 'per-image'), run['hosts'], run['forks'], run['strategy'],
+def _label(run):
+    """The playbook of a run, with its strategy when it is not linear."""
+    name = run.get('playbook', 'per-image')
+    return name if run['strategy'] == 'linear' else '%s, strategy %s' % (name, run['strategy'])
+
+
+def _hosts(run):
+    return '%d' % run['hosts'] if run['forks'] == run['hosts'] else '%d (forks %d)' % (run['hosts'], run['forks'])
+
+
+def _time_rows(runs):
+    return [[_label(run), _hosts(run),
              'fails' if run.get('check_failed') else ('%.1f' % run['check_median_s'] if run.get('check_median_s') else '-'),
              '%.1f' % run['first_median_s'], '%.2f' % run['first_ratio'],
-             '%.1f' % run['rerun_median_s'], '%.2f' % run['rerun_ratio'],
-             run.get('rerun_module_calls_per_host', '-'), '%.1f' % run['rerun_controller_cpu_s'],
+             '%.1f' % run['rerun_median_s'], '%.2f' % run['rerun_ratio']] for run in runs]
+
+
+def _cost_rows(runs):
+    return [[_label(run), _hosts(run), run.get('rerun_module_calls_per_host', '-'), '%.1f' % run['rerun_controller_cpu_s'],
              '%d%%' % round(run['rerun_machine_busy'] * 100)] for run in runs]
 
 
@@ -332,7 +345,9 @@ def main():
     verdict.append({'target': 'module calls per host in a no-change re-run <= %d' % CALLS_TARGET, 'ratio': calls,
                     'met': calls <= CALLS_TARGET})
 
-    _common.print_table('provision_hypervisor on N podman hypervisors', HEADER, _rows(runs))
+    _common.print_table('provision_hypervisor on N podman hypervisors: wall time', TIME_HEADER, _time_rows(runs))
+    _common.print_table('provision_hypervisor on N podman hypervisors: the no-change re-run', COST_HEADER,
+                        _cost_rows(runs))
     for item in verdict:
         print('%s: %g (%s)' % (item['target'], item['ratio'], 'met' if item['met'] else 'NOT met'))
     versions = _common.tool_versions(['podman', '--version'],
@@ -413,8 +428,14 @@ def report(document, out):
         'same run, ``per-image``: the playbook as it was before, one module call per directory and per image '
         '(``benchmarks/per_image_playbook.yml``). Median of %d rounds.' % (
             connection, protocol.get('repeat', REPEAT)),
-        '', verdict, '', figure,
-        out.table(HEADER, _rows(every)),
+        '', out.load(document), '', verdict, '', figure,
+        'Median wall times, in seconds, with forks as many as hosts; each ratio is to one host of the same playbook '
+        '("fails": the per-image playbook fails in check mode on a fresh host, its tasks miss what earlier tasks only '
+        'pretended to create):', '',
+        out.table(TIME_HEADER, _time_rows(every)),
+        'What the no-change re-run cost: the module calls each host made, the CPU seconds of ``ansible-playbook`` '
+        'and the %s commands it ran, and how busy the machine was meanwhile:' % ('ssh' if over_ssh else 'podman'), '',
+        out.table(COST_HEADER, _cost_rows(every)),
         'What bounds it here: the controller and every "hypervisor" share this machine\'s %s cores. Each task '
         'costs the controller a fork, templating and result handling, and each module call %s; so the number of '
         'module calls per host is what the re-run costs. A no-change re-run of one host took %.1f s of CPU in '

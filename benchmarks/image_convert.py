@@ -64,7 +64,10 @@ def run(workdir):
 
 
 def main():
-    print('\nsaved %s' % _common.save('image_convert', run(_common.data_dir('image_convert'))))
+    load = {'before': _common.loadavg()}
+    results = run(_common.data_dir('image_convert'))
+    load['after'] = _common.loadavg()
+    print('\nsaved %s' % _common.save('image_convert', results, protocol={'load_average': load}))
 
 
 def report(document, out):
@@ -87,4 +90,4 @@ def report(document, out):
         'Conversion overhead', '-------------------', '',
         '``benchmarks/image_convert.py``: what ``hypervisor.images.image_convert`` adds to the ``qemu-img convert`` '
         'it runs (the O_DIRECT probe, the free-space check, the temporary file, fsync and rename, the record), '
-        'median of %d interleaved runs.' % result['rounds'], '', figure, out.table(['measure', 'value'], rows)])
+        'median of %d interleaved runs.' % result['rounds'], '', out.load(document), '', figure, out.table(['measure', 'value'], rows)])

@@ -183,5 +183,5 @@ def report(document, out):
         'Fetching images', '---------------', '',
         '``benchmarks/image_fetch.py``: ``hypervisor.images.image_fetch`` downloading an image from a local HTTP '
         'server and checking its checksum, against ``curl -o`` followed by ``sha256sum`` and against '
-        '``ansible.builtin.get_url``; median of %d interleaved runs.' % result['rounds'], '', figure,
+        '``ansible.builtin.get_url``; median of %d interleaved runs.' % result['rounds'], '', out.load(document), '', figure,
         out.table(['measure', 'value'], rows)])

@@ -66,13 +66,16 @@ def run(workdir):
 
 def main():
     workdir = _common.data_dir('noop')
+    load = {'before': _common.loadavg()}
     results = run(workdir)
+    load['after'] = _common.loadavg()
     rows = [[module] + ['%.3f' % results[module]['median_s'][str(size)] for size in SIZES_GIB]
             + ['**%.3f**' % results[module]['ratio']] for module in MODULES]
     _common.print_table('No-op re-runs (median seconds) by image size; a quarter of each image holds data',
                         ['module'] + ['%d GiB' % size for size in SIZES_GIB]
                         + ['%d GiB / %d GiB (target <= %g)' % (SIZES_GIB[-1], SIZES_GIB[0], TARGET)], rows)
-    print('\nSaved %s' % _common.save('noop', results, protocol={'rounds': ROUNDS, 'data_share': 0.25}))
+    protocol = {'rounds': ROUNDS, 'data_share': 0.25, 'load_average': load}
+    print('\nSaved %s' % _common.save('noop', results, protocol=protocol))
 
 
 def report(document, out):
@@ -100,6 +103,6 @@ def report(document, out):
         'No-op re-runs', '-------------', '',
         '``benchmarks/noop.py``: ``image_convert`` and ``sparse_copy`` run again on images they already produced; '
         'median of %d interleaved rounds, target %s for the largest / smallest size.'
-        % (document.get('protocol', {}).get('rounds', ROUNDS), results[sorted(results)[0]]['target']), '', figure,
+        % (document.get('protocol', {}).get('rounds', ROUNDS), results[sorted(results)[0]]['target']), '', out.load(document), '', figure,
         out.table(['module'] + ['%d GiB (s)' % size for size in sizes] + ['%d / %d GiB' % (sizes[-1], sizes[0])],
                   rows)])

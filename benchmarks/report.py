@@ -59,9 +59,11 @@ Results are saved as JSON in ``benchmarks/results/``; data files go to
 ``/var/tmp/hypervisor-images-bench`` (``BENCH_DIR`` changes it) and take up to
 about 30 GiB. Other work on the machine skews the figures: the copy benchmarks
 wait up to ``BENCH_QUIET_WAIT`` seconds (default 600) for the load average to
-fall below 1 and record the load they ran under. Each benchmark module's
-docstring says exactly what it measures and which environment variables it
-takes.
+fall below 1; every benchmark records the load average it ran under, and
+each section below gives it (over 1, 5 and 15 minutes, before and after its
+runs: a load the benchmark makes itself, such as the fleet's containers, shows
+in the figures after). Each benchmark module's docstring says exactly what it
+measures and which environment variables it takes.
 """
 
 
@@ -92,6 +94,39 @@ def machine_line(document):
     return 'Measured %s on %s.' % (document.get('date', '?')[:10], ', '.join(parts) or 'an unrecorded machine')
 
 
+# The order the states of a benchmark that records the load per state are given in.
+STATE_ORDER = ('cold', 'warm', 'reflink')
+
+
+def _triple(values):
+    return ', '.join('%.2f' % value for value in values)
+
+
+def _load_parts(load):
+    """``before: a, b, c; after: d, e, f`` of one record: a list (taken at the end) or a dict before/after."""
+    if isinstance(load, (list, tuple)):
+        return 'at the end %s' % _triple(load)
+    return ', '.join('%s %s' % (when, _triple(load[when])) for when in ('before', 'after') if load.get(when))
+
+
+def load_text(document):
+    """The load average ``document``'s figures were measured under, as a paragraph of its section."""
+    load = (document.get('protocol') or {}).get('load_average')
+    results = document.get('results') or {}
+    if load is None and results.get('loadavg_before'):
+        load = {'before': results['loadavg_before'], 'after': results.get('loadavg_after')}
+    if not load:
+        return ('Load average: not recorded; these results predate its recording (``make bench BENCH=%s`` measures '
+                'them again with it).' % document.get('benchmark', 'NAME'))
+    if isinstance(load, dict) and not set(load) & {'before', 'after'}:  # one record per state: cold, warm, ...
+        states = sorted(load, key=lambda state: (STATE_ORDER.index(state) if state in STATE_ORDER else len(STATE_ORDER),
+                                                 state))
+        parts = '; '.join('%s runs: %s' % (state, _load_parts(load[state])) for state in states)
+    else:
+        parts = _load_parts(load)
+    return 'Load average (1, 5 and 15 minutes) of the machine: %s.' % parts
+
+
 class Report:
     """Tables and figures for the sections; figures go to REPORT_DIR/images."""
 
@@ -111,6 +146,11 @@ class Report:
             lines.append('   * - %s' % cells[0])
             lines.extend('     - %s' % cell for cell in cells[1:])
         return '\n'.join(lines) + '\n'
+
+    @staticmethod
+    def load(document):
+        """The paragraph that says what load the section's figures were measured under."""
+        return load_text(document)
 
     @staticmethod
     def figure(ncols=1, size=(8.0, 4.5)):

@@ -306,7 +306,7 @@ def report(document, out):
             '``benchmarks/sparse_copy.py``: the copy engine of ``hypervisor.images.sparse_copy`` against ``cp``, '
             '``cp --sparse=always``, ``shutil.copyfile`` and ``qemu-img convert``, each run %d times per state '
             '("cold": page cache dropped before each run; "warm": the source\'s data read into it first).'
-            % document.get('protocol', {}).get('repeat', REPEAT), '', figure, table, ratios]
+            % document.get('protocol', {}).get('repeat', REPEAT), '', out.load(document), '', figure, table, ratios]
     reflinks = results.get('reflink_xfs_loop')
     if reflinks:
         sizes = list(reflinks['sizes'])
