@@ -35,7 +35,7 @@ export CONTAINERS_CONF := $(CURDIR)/tests/setup/containers.conf
 CORES := 2.16 2.21
 
 .PHONY: help demo test deps system-deps venv stage test-image lint sanity docs-lint pytest units integration \
-	docs screenshots matrix release-check changelog bench bench-report clean
+	docs docs-check screenshots matrix release-check changelog bench bench-report clean
 
 help:
 	@echo "make demo   run the demo playbook on localhost"
@@ -44,7 +44,7 @@ help:
 	@echo "make docs   build the documentation site (.build/docs/build/html)"
 	@echo "make screenshots  PNGs of the docs site's index, a module page and each guide (.build/screenshots)"
 	@echo "make bench  run the benchmarks and write the performance page (BENCH=\"name ...\" for some)"
-	@echo "helpers:    deps lint sanity docs-lint matrix $(addprefix matrix-,$(CORES)) release-check units"
+	@echo "helpers:    deps lint sanity docs-lint docs-check matrix $(addprefix matrix-,$(CORES)) release-check units"
 	@echo "            integration changelog bench-report clean"
 
 # --- set-up -------------------------------------------------------------
@@ -80,7 +80,7 @@ demo: stage
 # The two other cores' checks run side by side (each is mostly one process; they use different
 # Pythons, so ansible-test's cached sanity environments cannot collide); -O keeps their output apart.
 test: stage
-	@$(MAKE) --no-print-directory lint sanity docs-lint
+	@$(MAKE) --no-print-directory lint sanity docs-lint docs-check
 	@$(MAKE) --no-print-directory -j2 -O matrix
 	@$(MAKE) --no-print-directory release-check pytest
 
@@ -180,6 +180,11 @@ docs: stage
 		rm $(DOCS)/rst/environment_variables.rst; fi
 	cd $(DOCS) && PATH=$(BIN):$$PATH $(BIN)/sphinx-build -M html rst build -c . -W --keep-going -q
 	@echo "Documentation site: $(DOCS)/build/html/index.html"
+
+# The built site as a reader meets it (tests/docs/check_site.py): every page reachable from the
+# index, search excerpts, commands that paste, inline markup rendered.
+docs-check: docs
+	$(BIN)/python $(COLLECTION)/tests/docs/check_site.py $(DOCS)/build/html
 
 # Full-page PNGs of the built site with headless Chromium (the Debian package, installed here and
 # not by make test), to look at before a release: the index, one module page and every guide. The
