@@ -8,8 +8,8 @@ Run by ``make docs-check`` (part of ``make test``). Each problem is printed
 with the page it is on; the script exits 1 when there is any:
 
 * every page is reachable from the index (no orphan, such as an empty index
-  of environment variables), and the index links to the Getting started page,
-  every guide, the Playbooks page and the changelog;
+  of environment variables), and the index links to the Requirements,
+  Installation and Quick start pages, every guide, the Playbooks page and the changelog;
 * the search finds excerpts: every page has its source under ``_sources/``
   and the search index exists;
 * commands paste: no option turned into an en or em dash (``–sparse``) and no
@@ -28,7 +28,8 @@ import re
 import sys
 
 #: pages the index must link to (paths relative to the site)
-REQUIRED_FROM_INDEX = ('docsite/getting_started.html', 'docsite/provisioning.html', 'docsite/playbooks.html',
+REQUIRED_FROM_INDEX = ('docsite/requirements.html', 'docsite/installation.html', 'docsite/quick_start.html',
+                       'docsite/provisioning.html', 'docsite/playbooks.html',
                        'docsite/safety.html', 'docsite/migrating.html', 'docsite/performance.html',
                        'changelog.html')
 #: Sphinx's own pages, which no toctree lists

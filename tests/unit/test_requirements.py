@@ -30,7 +30,7 @@ from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.reg
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINDEP = os.path.join(ROOT, 'bindep.txt')
 EE_META = os.path.join(ROOT, 'meta', 'execution-environment.yml')
-GUIDE = os.path.join(ROOT, 'docs', 'docsite', 'rst', 'getting_started.rst')
+GUIDE = os.path.join(ROOT, 'docs', 'docsite', 'rst', 'requirements.rst')
 
 # The platform profiles bindep gives Debian 12 and Fedora (bindep --profiles there).
 DEBIAN = ('platform:dpkg', 'platform:debian', 'platform:debian-12', 'platform:base-py3')
@@ -328,7 +328,7 @@ def test_an_execution_environment_gets_qemu_img_and_util_linux(depends):
     assert [rule[0] for rule in rules] == ['qemu-img', 'util-linux']
 
 
-# -- the getting started guide --------------------------------------------------------
+# -- the requirements page ------------------------------------------------------------
 
 def yaml_blocks(path):
     """The YAML code blocks of an RST file, parsed."""
@@ -351,7 +351,7 @@ def test_the_guide_names_every_package():
     with open(GUIDE, encoding='utf-8') as handle:
         guide = handle.read()
     missing = [package for _rule, package, _tools in bindep_lines() if '``%s``' % package not in guide]
-    assert not missing, 'docs/docsite/rst/getting_started.rst does not name %s' % ', '.join(missing)
+    assert not missing, 'docs/docsite/rst/requirements.rst does not name %s' % ', '.join(missing)
 
 
 def test_the_guides_execution_environment_definitions_are_valid():
