@@ -102,3 +102,17 @@ def test_the_checks_find_what_is_missing():
              '   $ ansible-playbook hypervisor.images.demo',
              'ansible-playbook -i inventory hypervisor.images.audit_images --become']
     assert commands_without_become('README.md', lines) == ['README.md:1: ' + lines[0].strip(), 'README.md:2: ' + lines[1]]
+
+
+def test_the_playbooks_page_lists_every_variable_a_playbook_reads():
+    """Each ``NAME | default(...)`` of a playbook of the collection's own (NAME after the playbook) has a row."""
+    with open(os.path.join(ROOT, 'docs', 'docsite', 'rst', 'playbooks.rst'), encoding='utf-8') as handle:
+        page = handle.read()
+    missing = []
+    for playbook, prefix in (('provision_hypervisor', 'provision_'), ('audit_images', 'audit_'), ('demo', 'demo_')):
+        with open(os.path.join(ROOT, 'playbooks', playbook + '.yml'), encoding='utf-8') as handle:
+            text = handle.read()
+        for name in sorted(set(re.findall(r'\b(%s[a-z0-9_]+)\s*\|\s*default\b' % prefix, text))):
+            if '``%s``' % name not in page:
+                missing.append('%s: %s' % (playbook, name))
+    assert not missing, 'docs/docsite/rst/playbooks.rst does not list: %s' % ', '.join(missing)
