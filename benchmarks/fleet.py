@@ -14,7 +14,8 @@ benchmarks/per_image_playbook.yml, the playbook as it was before image_plan
 N hosts is removed before each round; each N runs BENCH_FLEET_REPEAT rounds
 (default 2) and the medians count. Ratios are to N = 1 of the same playbook.
 A callback (benchmarks/callbacks/count_module_calls.py) counts the module
-calls each host makes. The targets, for provision_hypervisor: the re-run of
+calls each host makes; the CPU time of ansible-playbook and its children (the
+controller) and of the containers' cgroups (the hosts) is recorded per run. The targets, for provision_hypervisor: the re-run of
 16 hosts at forks=16 within 3 times the re-run of 1 host, of 8 hosts within
 2 times, and at most 5 module calls per host in a re-run.
 
@@ -184,6 +185,31 @@ def cpu_ticks():
     return sum(fields) - idle, sum(fields)
 
 
+def hosts_cpu(count):
+    """CPU seconds the first ``count`` containers have used so far (their cgroups: sshd, sudo, the modules).
+
+    None where the cgroup cannot be read (cgroup v1 cpuacct or cgroup v2 cpu.stat).
+    """
+    total = 0.0
+    for name in names(count):
+        found = podman('inspect', '--format', '{{.State.CgroupPath}}', name, check=False)
+        path = found.stdout.strip().lstrip('/')
+        if found.returncode or not path:
+            return None
+        v1, v2 = '/sys/fs/cgroup/cpuacct/%s/cpuacct.usage' % path, '/sys/fs/cgroup/%s/cpu.stat' % path
+        try:
+            if os.path.exists(v1):
+                with open(v1, encoding='ascii') as handle:
+                    total += int(handle.read()) / 1e9
+            else:
+                with open(v2, encoding='ascii') as handle:
+                    usage = dict(line.split() for line in handle)
+                total += int(usage['usage_usec']) / 1e6
+        except (OSError, KeyError, ValueError):
+            return None
+    return total
+
+
 def children_cpu():
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -208,6 +234,8 @@ def playbook(inventory, plan, forks, strategy=None, which='plan', check=False):
         env['ANSIBLE_STRATEGY'] = strategy
     argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', inventory,
             '--forks', str(forks), '-e', '@%s' % plan, PLAYBOOKS[which]] + (['--check', '--diff'] if check else [])
+    count = forks  # every run has as many forks as hosts
+    hosts_before = hosts_cpu(count)
     cpu_before, (busy_before, total_before) = children_cpu(), cpu_ticks()
     start = time.monotonic()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
@@ -215,6 +243,9 @@ def playbook(inventory, plan, forks, strategy=None, which='plan', check=False):
     busy, total = cpu_ticks()
     cpu = {'controller_cpu_s': round(children_cpu() - cpu_before, 2),
            'machine_busy': round((busy - busy_before) / max(1, total - total_before), 3)}
+    hosts_after = hosts_cpu(count)
+    if hosts_before is not None and hosts_after is not None:
+        cpu['hosts_cpu_s'] = round(hosts_after - hosts_before, 2)
     recap = dict((host, (int(ok), int(changed), int(unreachable) + int(failed)))
                  for host, ok, changed, unreachable, failed in RECAP.findall(proc.stdout))
     if proc.returncode != 0 or not recap:
@@ -257,10 +288,11 @@ def measure(workdir, plan, count, ports, key, strategy=None, which='plan'):
         cpu.append(used)
         calls.append(max(host_calls.values()))
         print('  %-9s %2d host(s), forks=%-2d %-7s check %6.1f s   first %6.1f s   no-change re-run %6.1f s '
-              '(%d module calls per host, controller CPU %.1f s, machine busy %d%%)'
+              '(%d module calls per host, controller CPU %.1f s, hosts\' CPU %s s, machine busy %d%%)'
               % (which, count, count, strategy or 'linear', check[-1] if check else float('nan'), first[-1], rerun[-1],
-                 calls[-1],
-                 used['controller_cpu_s'], used['machine_busy'] * 100), flush=True)
+                 calls[-1], used['controller_cpu_s'],
+                 '%.1f' % used['hosts_cpu_s'] if 'hosts_cpu_s' in used else '?', used['machine_busy'] * 100),
+              flush=True)
     tasks = sum(ok for ok, dummy_changed, dummy_failed in recap.values()) // count
     return {'playbook': which, 'hosts': count, 'forks': count, 'strategy': strategy or 'linear', 'check_s': check,
             'first_s': first, 'rerun_s': rerun, 'check_median_s': round(statistics.median(check), 2) if check else None,
@@ -268,12 +300,14 @@ def measure(workdir, plan, count, ports, key, strategy=None, which='plan'):
             'first_median_s': round(statistics.median(first), 2), 'rerun_median_s': round(statistics.median(rerun), 2),
             'tasks_per_host': tasks, 'rerun_module_calls_per_host': max(calls), 'rerun_cpu': cpu,
             'rerun_controller_cpu_s': round(statistics.median(used['controller_cpu_s'] for used in cpu), 2),
-            'rerun_machine_busy': round(statistics.median(used['machine_busy'] for used in cpu), 3)}
+            'rerun_machine_busy': round(statistics.median(used['machine_busy'] for used in cpu), 3),
+            'rerun_hosts_cpu_s': (round(statistics.median(used['hosts_cpu_s'] for used in cpu), 2)
+                                  if all('hosts_cpu_s' in used for used in cpu) else None)}
 
 
 # Two tables of few columns each (a page column holds about seven): the wall times, and what the re-run cost.
 TIME_HEADER = ('playbook', 'hosts', 'check mode (s)', 'first run (s)', 'ratio', 'no-change re-run (s)', 'ratio')
-COST_HEADER = ('playbook', 'hosts', 'module calls per host', 'controller CPU (s)', 'machine busy')
+COST_HEADER = ('playbook', 'hosts', 'module calls per host', 'controller CPU (s)', 'hosts\' CPU (s)', 'machine busy')
 
 
 def _label(run):
@@ -295,6 +329,7 @@ def _time_rows(runs):
 
 def _cost_rows(runs):
     return [[_label(run), _hosts(run), run.get('rerun_module_calls_per_host', '-'), '%.1f' % run['rerun_controller_cpu_s'],
+             '%.1f' % run['rerun_hosts_cpu_s'] if run.get('rerun_hosts_cpu_s') is not None else '-',
              '%d%%' % round(run['rerun_machine_busy'] * 100)] for run in runs]
 
 
@@ -360,6 +395,30 @@ def main():
                   'plan': PLAN % {'root': ROOT}, 'load_average': load,
                   'rounds': 'instance storage removed, check mode, first run, no-change re-run; medians of the rounds'})
     print('\nSaved %s' % path)
+
+
+def _bound_text(machine, call_cost, base_run, widest):
+    """What bounds the re-run on this machine: the CPU the controller and the hosts need, over its cores."""
+    cores = machine.get('cpus')
+    text = ('What bounds it here: the controller and every "hypervisor" share this machine\'s %s cores. Each task '
+            'costs the controller a fork, templating and result handling, and each module call %s; so the number of '
+            'module calls per host is what the re-run costs. A no-change re-run of one host took %.1f s of CPU in '
+            'ansible-playbook and the commands it ran, and the machine was %d%% busy during it; at %d hosts it '
+            'was %d%% busy.' % (cores or '?', call_cost, base_run['rerun_controller_cpu_s'],
+                                 round(base_run['rerun_machine_busy'] * 100), widest['hosts'],
+                                 round(widest['rerun_machine_busy'] * 100)))
+    hosts_cpu = widest.get('rerun_hosts_cpu_s')
+    if hosts_cpu is not None and cores and widest.get('rerun_module_calls_per_host'):
+        needed = widest['rerun_controller_cpu_s'] + hosts_cpu
+        floor = needed / cores
+        text += (' At %d hosts the re-run needed %.1f s of CPU on the controller and %.1f s inside the containers '
+                 '(sshd, sudo and the modules: %.2f s a module call), %.1f s in all: on %d cores no schedule finishes '
+                 'it in less than %.1f s, %.1f times the re-run of one host (%.1f s), before any waiting.'
+                 % (widest['hosts'], widest['rerun_controller_cpu_s'], hosts_cpu,
+                    hosts_cpu / (widest['hosts'] * widest['rerun_module_calls_per_host']), needed, cores, floor,
+                    floor / base_run['rerun_median_s'], base_run['rerun_median_s']))
+    return text + (' On a real fleet the modules run on the hypervisors\' own CPUs and only the controller\'s share '
+                   'remains.')
 
 
 def report(document, out):
@@ -434,17 +493,10 @@ def report(document, out):
         'pretended to create):', '',
         out.table(TIME_HEADER, _time_rows(every)),
         'What the no-change re-run cost: the module calls each host made, the CPU seconds of ``ansible-playbook`` '
-        'and the %s commands it ran, and how busy the machine was meanwhile:' % ('ssh' if over_ssh else 'podman'), '',
+        'and the %s commands it ran (the controller), the CPU seconds used inside the containers (their cgroups), and '
+        'how busy the machine was meanwhile:' % ('ssh' if over_ssh else 'podman'), '',
         out.table(COST_HEADER, _cost_rows(every)),
-        'What bounds it here: the controller and every "hypervisor" share this machine\'s %s cores. Each task '
-        'costs the controller a fork, templating and result handling, and each module call %s; so the number of '
-        'module calls per host is what the re-run costs. A no-change re-run of one host took %.1f s of CPU in '
-        'ansible-playbook and the commands it ran alone, and the machine was %d%% busy during it; at %d hosts it '
-        'was %d%% busy. On a real fleet the modules run on the hypervisors\' own CPUs and only the controller\'s '
-        'share remains.' % (
-            machine.get('cpus', '?'), call_cost, base_run['rerun_controller_cpu_s'],
-            round(base_run['rerun_machine_busy'] * 100),
-            widest['hosts'], round(widest['rerun_machine_busy'] * 100)), '',
+        _bound_text(machine, call_cost, base_run, widest), '',
         'How it extends: raise ``forks`` (Ansible\'s default is 5) to the number of hosts the controller can '
         'drive at once; ``strategy: free`` lets each host run ahead instead of waiting for the slowest at every '
         'task; pipelining (``ANSIBLE_PIPELINING=true``) saves a file transfer per module over SSH (the podman '

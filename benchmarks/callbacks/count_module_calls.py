@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A callback for the fleet benchmark: how many module calls each host made (loop items one each).
 
-Tasks that run on the controller only (set_fact, debug, assert, ...) and
-skipped tasks are not module calls. The counts are written as JSON to the file
+Tasks that run on the controller only (set_fact, debug, assert, the
+validation of a role's arguments that ansible-core inserts, ...) and skipped
+tasks are not module calls. The counts are written as JSON to the file
 named by BENCH_MODULE_CALLS when the playbook ends.
 """
 
@@ -15,7 +16,8 @@ import os
 from ansible.plugins.callback import CallbackBase
 
 CONTROLLER_ONLY = frozenset(['set_fact', 'debug', 'assert', 'fail', 'meta', 'pause', 'add_host', 'group_by',
-                             'include_tasks', 'import_tasks', 'include_role', 'import_role', 'include_vars'])
+                             'include_tasks', 'import_tasks', 'include_role', 'import_role', 'include_vars',
+                             'validate_argument_spec'])
 
 
 class CallbackModule(CallbackBase):
