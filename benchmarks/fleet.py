@@ -405,8 +405,8 @@ def _bound_text(machine, call_cost, base_run, widest):
             'module calls per host is what the re-run costs. A no-change re-run of one host took %.1f s of CPU in '
             'ansible-playbook and the commands it ran, and the machine was %d%% busy during it; at %d hosts it '
             'was %d%% busy.' % (cores or '?', call_cost, base_run['rerun_controller_cpu_s'],
-                                 round(base_run['rerun_machine_busy'] * 100), widest['hosts'],
-                                 round(widest['rerun_machine_busy'] * 100)))
+                                round(base_run['rerun_machine_busy'] * 100), widest['hosts'],
+                                round(widest['rerun_machine_busy'] * 100)))
     hosts_cpu = widest.get('rerun_hosts_cpu_s')
     if hosts_cpu is not None and cores and widest.get('rerun_module_calls_per_host'):
         needed = widest['rerun_controller_cpu_s'] + hosts_cpu
