@@ -45,6 +45,8 @@ from ansible_collections.hypervisor.images.plugins.module_utils._run import Task
 
 TEMP_SUFFIX = '.part'
 LOCK_SUFFIX = '.lock'
+#: the hidden name a cache entry has while image_cache_prune removes it (.NAME.removing)
+REMOVING_SUFFIX = '.removing'
 
 #: the signals a run cleans up on before it ends
 CLEANUP_SIGNALS = tuple(getattr(signal, name) for name in ('SIGTERM', 'SIGINT', 'SIGHUP') if hasattr(signal, name))
@@ -99,6 +101,19 @@ def _clean_up_and_end(signum, frame):
     os.kill(os.getpid(), signum)
 
 
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGTERM, SIGINT and SIGHUP back until the block has run: what it does must not be left half done."""
+    if not hasattr(signal, 'pthread_sigmask') or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, CLEANUP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class AtomicError(TaskError):
     """A lock or an atomic write could not be carried out."""
 
@@ -129,6 +144,11 @@ def lock_path_for(dest):
     return os.path.join(directory, '.%s%s' % (name, LOCK_SUFFIX))
 
 
+def removing_path_for(dest):
+    directory, name = os.path.split(os.path.abspath(dest))
+    return os.path.join(directory, '.%s%s' % (name, REMOVING_SUFFIX))
+
+
 def _temp_pattern(name):
     # tempfile.mkstemp names carry 8 characters from [a-z0-9_]
     return re.compile(r'\.%s\.[a-z0-9_]{8}%s' % (re.escape(name), re.escape(TEMP_SUFFIX)))
@@ -136,13 +156,14 @@ def _temp_pattern(name):
 
 _ANY_TEMP = re.compile(r'\.(?P<name>.+)\.[a-z0-9_]{8}%s' % re.escape(TEMP_SUFFIX))
 _ANY_LOCK = re.compile(r'\.(?P<name>.+)%s' % re.escape(LOCK_SUFFIX))
+_ANY_REMOVING = re.compile(r'\.(?P<name>.+)%s' % re.escape(REMOVING_SUFFIX))
 
 
 def leftover_of(path):
     """What ``path`` is when it is this collection's own file beside a destination: ``('temporary', dest)``,
-    ``('lock', dest)``, or None for any other file."""
+    ``('lock', dest)``, ``('removal', dest)`` (an entry image_cache_prune was removing), or None for any other file."""
     directory, name = os.path.split(path)
-    for kind, pattern in (('temporary', _ANY_TEMP), ('lock', _ANY_LOCK)):
+    for kind, pattern in (('temporary', _ANY_TEMP), ('lock', _ANY_LOCK), ('removal', _ANY_REMOVING)):
         match = pattern.fullmatch(name)
         if match:
             return kind, os.path.join(directory, match.group('name'))

@@ -13,8 +13,9 @@ its backing chain followed within the given roots, so qemu-img never opens a
 file before it is known safe, and opens only safe ones (``qemu-img check``,
 read-only, under the inspector's resource limits). What a file is:
 
-* a leftover of this collection: a writer's temporary file (``.NAME.XXXXXXXX.part``)
-  or a lock file nobody holds, left by a killed run;
+* a leftover of this collection: a writer's temporary file (``.NAME.XXXXXXXX.part``),
+  a lock file nobody holds, or a cache entry under the hidden name image_cache_prune
+  gives it while it removes it (``.NAME.removing``), left by a killed run;
 * not an image: a file with no image signature whose first KiB are text
   (Nova's ``disk.info``, ``console.log``, ``libvirt.xml``), an empty file, or a
   record sidecar (``.NAME.source.json``);
@@ -104,6 +105,8 @@ class Audit(object):
             kind, dest = leftover
             if kind == 'lock' and lock_state(dest) != 'stale':
                 return  # a lock a writer holds right now: a task at work, nothing left over
+            if kind == 'removal' and lock_state(dest) == 'held':
+                return  # an image_cache_prune removing it right now
             self.leftovers.append({'path': path, 'kind': kind, 'of': dest, 'size': st.st_size})
             return
         if st.st_size == 0 or is_sidecar(path):

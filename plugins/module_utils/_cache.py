@@ -43,7 +43,14 @@ import os
 import stat
 import time
 
-from ansible_collections.hypervisor.images.plugins.module_utils._atomic import has_temps, lock_path_for, lock_state
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import (
+    has_temps,
+    leftover_of,
+    lock_path_for,
+    lock_state,
+    removing_path_for,
+    signals_deferred,
+)
 from ansible_collections.hypervisor.images.plugins.module_utils._filesystems.users import processes_holding
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import stored_record
 from ansible_collections.hypervisor.images.plugins.module_utils._inspect import files_qemu_opens, inspect, opened_names
@@ -75,13 +82,43 @@ def cache_entries(cache, patterns=('*',), exclude=()):
         for entry in found:
             if is_hidden(entry.name) or not entry.is_file(follow_symlinks=False):
                 continue
-            if not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in patterns):
-                continue
-            if any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in exclude):
-                continue
-            st = entry.stat(follow_symlinks=False)
-            entries[key_of(st)] = (entry.path, st)
+            if selected(entry.name, patterns, exclude):
+                st = entry.stat(follow_symlinks=False)
+                entries[key_of(st)] = (entry.path, st)
     return entries
+
+
+def selected(name, patterns, exclude):
+    """Whether an entry's name matches one of ``patterns`` and none of ``exclude``."""
+    return (any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+            and not any(fnmatch.fnmatchcase(name, pattern) for pattern in exclude))
+
+
+def removal_leftovers(cache):
+    """Entries a killed removal left under their hidden name: ``[(hidden path, path)]``."""
+    found = []
+    with os.scandir(cache) as listing:
+        for entry in listing:
+            leftover = leftover_of(entry.path)
+            if leftover and leftover[0] == 'removal' and entry.is_file(follow_symlinks=False):
+                found.append((entry.path, leftover[1]))
+    return sorted(found)
+
+
+def restore(hidden, path):
+    """Give an entry back its name; False (and the entry stays hidden) when another file has taken the name."""
+    try:
+        os.link(hidden, path)
+    except FileExistsError:
+        return False
+    except OSError:
+        # a file system without hard links: rename, unless the name was taken
+        if os.path.lexists(path):
+            return False
+        os.rename(hidden, path)
+        return True
+    os.unlink(hidden)
+    return True
 
 
 class Scan:
@@ -95,6 +132,10 @@ class Scan:
     whose file cannot be told. Hidden files are read too: a writer's temporary
     file names its base before it is renamed into place.
 
+    ``aliases`` maps the real paths of files renamed away to their keys: a
+    name that leads to one of those paths uses that file (see
+    :func:`remove_unused`).
+
     ``changed()`` tells whether anything read has changed since: a directory
     whose entries changed (a file created, renamed or removed in it) or a file
     rewritten. A directory modified in the same clock tick as it was listed
@@ -105,8 +146,9 @@ class Scan:
     #: a directory modified less than this many seconds before it was listed is listed again
     SETTLE = 0.05
 
-    def __init__(self, inspector=None):
+    def __init__(self, inspector=None, aliases=None):
         self.inspector = inspector or (lambda path: inspect(path, names_only=True))
+        self.aliases = aliases or {}
         self.refs = {}
         self.paths = {}
         self.unreadable = []
@@ -186,7 +228,10 @@ class Scan:
                     try:
                         target_st = os.stat(target)
                     except FileNotFoundError:
-                        continue  # qemu would find nothing there to open
+                        alias = self.aliases.get(os.path.realpath(target))
+                        if alias is not None:
+                            found.append((alias, target))
+                        continue  # else qemu would find nothing there to open
                     except OSError as exc:
                         self.unreadable.append('%s (%s), the %s of %s' % (target, exc.strerror, what, path))
                         continue
@@ -322,3 +367,79 @@ def busy_entries(entries, locked=()):
     for key, processes in holders.items():
         reasons[key] = 'open in process %s' % ', '.join(processes)
     return reasons, unseen
+
+
+def remove_unused(entries, keys, roots, settle):
+    """Remove the entries ``keys`` so that one that something starts to use meanwhile is kept.
+
+    A process may open an entry between the last check and the removal (a
+    qemu-img creating an overlay on it, a virtual machine starting). So each
+    entry first goes to its hidden name ``.NAME.removing`` beside it, where no
+    one opens it by its name any more; then whoever opened it before is looked
+    for: a process holding it open or qemu's image locks on it, and, after a
+    pause of ``settle`` seconds in which a qemu-img that read it finishes the
+    overlay it writes, a new scan of ``roots`` (a name of the entry's old path
+    leads to the entry). An entry found busy or in use gets its name back; the
+    others are removed. SIGTERM, SIGINT and SIGHUP wait until every entry is
+    gone or back under its name; after a kill -9 the next run finds the
+    entries left under their hidden names (:func:`removal_leftovers`) and puts
+    them back first.
+
+    Returns ``(removed, kept)``: the keys removed, and ``{key: reason}`` for
+    the entries that were kept.
+    """
+    hidden = {}
+    removed = []
+    with signals_deferred():
+        try:
+            for key in sorted(keys, key=lambda key: entries[key][0]):
+                path = entries[key][0]
+                try:
+                    if key_of(os.stat(path)) != key:
+                        continue  # replaced meanwhile by a writer that takes no lock
+                    os.rename(path, removing_path_for(path))
+                except FileNotFoundError:
+                    continue
+                hidden[key] = path
+            kept = _kept_while_removing(hidden, roots, settle)
+        except BaseException:
+            for key, path in hidden.items():
+                restore(removing_path_for(path), path)  # whatever went wrong, nothing is lost
+            raise
+        for key, path in sorted(hidden.items(), key=lambda item: item[1]):
+            if key not in kept:
+                os.unlink(removing_path_for(path))
+                removed.append(key)
+            elif not restore(removing_path_for(path), path):
+                kept[key] += ('; a new file has taken its name meanwhile, so it stays as %s, which the next run removes'
+                              % removing_path_for(path))
+    return removed, kept
+
+
+def _kept_while_removing(hidden, roots, settle):
+    """Which of the entries under their hidden names something opened or started to use: ``{key: reason}``."""
+    kept = {}
+    for key, path in hidden.items():
+        try:
+            held = qemu_lock_held(removing_path_for(path))
+        except OSError:
+            held = False
+        if held:
+            kept[key] = 'a qemu process took its image lock while it was being removed; left for the next run'
+    holders, dummy = processes_holding(set(hidden) - set(kept))
+    for key, processes in holders.items():
+        kept[key] = 'opened by process %s while it was being removed; left for the next run' % ', '.join(processes)
+    time.sleep(settle)
+    scan = Scan(aliases=dict((os.path.realpath(path), key) for key, path in hidden.items())).walk(roots)
+    if scan.unreadable or scan.unresolved:
+        for key in hidden:
+            kept.setdefault(key, 'the users could not all be read again while it was being removed; left for the next '
+                                 'run')
+        return kept
+    gone = {}
+    for key, path in hidden.items():
+        gone[key] = (path, os.stat(removing_path_for(path)))
+    planned = plan(gone, scan, set(gone), set(kept))
+    for key, users in planned['in_use'].items():
+        kept[key] = '%s started to use it while it was being removed; left for the next run' % ', '.join(users)
+    return kept

@@ -23,7 +23,9 @@ description:
     records this collection keeps beside images, and files without an image signature whose first KiB are text (Nova's
     C(disk.info), C(console.log), C(libvirt.xml)). A raw disk with data is an image.
   - Temporary files and lock files that killed runs of this collection's modules left are listed in RV(leftovers),
-    not as images; the next task writing that image removes them.
+    not as images; the next task writing that image removes them. So is a cache entry that a killed
+    M(hypervisor.images.image_cache_prune) left under its hidden name C(.NAME.removing); the next prune of that cache
+    puts it back under its name.
 author:
   - hypervisor.images contributors (@hypervisor-images)
 extends_documentation_fragment:
@@ -103,8 +105,8 @@ not_images:
   elements: str
   sample: [/var/lib/nova/instances/0b7e/console.log, /var/lib/nova/instances/0b7e/disk.info]
 leftovers:
-  description: Temporary files and free lock files killed runs left, each with C(path), C(kind) (V(temporary) or
-    V(lock)), C(of) (the image it belongs to) and C(size).
+  description: Temporary files, free lock files and cache entries being removed that killed runs left, each with
+    C(path), C(kind) (V(temporary), V(lock) or V(removal)), C(of) (the image it belongs to) and C(size).
   returned: success
   type: list
   elements: dict

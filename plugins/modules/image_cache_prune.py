@@ -36,6 +36,13 @@ description:
     busy checks read again, and the scan is repeated until nothing it read has changed (an overlay created or a file
     rewritten during the scan), so an overlay made meanwhile keeps its base. The entry goes with its source record and
     its lock file.
+  - To go, an entry is first renamed to a hidden name beside it, C(.NAME.removing), so that nothing opens it by its name
+    any more; then the task looks for whoever opened it just before (a process holding it open or its qemu image lock,
+    and, after a short pause in which a qemu-img that read it finishes the overlay it writes, the users scanned once
+    more). An entry something started to use gets its name back and is reported in RV(kept_busy); the others are
+    removed. SIGTERM, SIGINT and SIGHUP wait until that is done. A run killed meanwhile (C(kill -9)) leaves entries
+    under their hidden names; M(hypervisor.images.image_audit) lists them, and the next run of this task puts them back
+    under their names first (RV(restored)) and then decides about them as about any other entry.
   - When a file under O(users) cannot be read, or names a file qemu would open by a name that cannot be resolved here
     (a name after C(file:), in C(json:) options or of a data file that is relative to the working directory of the
     process that opens it), whether it uses an entry cannot be told, so the task fails and removes nothing. Names of
@@ -162,6 +169,13 @@ bytes_freed:
   returned: success
   type: int
   sample: 2147483648
+restored:
+  description: Entries that a killed run had left under their hidden names C(.NAME.removing), given back their names
+    before anything else (in check mode, that would be); the plan then treats them as any other entry.
+  returned: success
+  type: list
+  elements: str
+  sample: [/var/lib/nova/instances/_base/8d6ae1b3]
 files_scanned:
   description: Number of files read to find the users.
   returned: success
@@ -174,14 +188,18 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.hypervisor.images.plugins.module_utils._atomic import AtomicError, DestinationLock
+from ansible_collections.hypervisor.images.plugins.module_utils._atomic import AtomicError, DestinationLock, lock_state
 from ansible_collections.hypervisor.images.plugins.module_utils._cache import (
     Scan,
     busy_entries,
     cache_entries,
     key_of,
     plan,
+    removal_leftovers,
+    remove_unused,
     require_complete,
+    restore,
+    selected,
 )
 from ansible_collections.hypervisor.images.plugins.module_utils._fs import DIRECTORY, path_kind
 from ansible_collections.hypervisor.images.plugins.module_utils._identity import remove_record
@@ -202,8 +220,10 @@ class CachePrune(ImageTask):
         self.users = [os.path.abspath(path) for path in self.params['users'] or [os.path.dirname(self.path)]]
         self.min_age = None
         self.unseen = 0
+        self.restorable = {}
+        self.discarded = []
         self.result.update({'path': self.path, 'removed': [], 'kept_in_use': {}, 'kept_young': [], 'kept_busy': [],
-                            'busy_reasons': {}, 'bytes_freed': 0})
+                            'busy_reasons': {}, 'bytes_freed': 0, 'restored': []})
 
     def validate(self):
         self.min_age = parse_duration(self.params['min_age'], 'min_age')
@@ -220,22 +240,68 @@ class CachePrune(ImageTask):
         return None  # each entry is locked on its own, when it is removed
 
     def decide_and_act(self, kind):
+        self.recover()
         entries, planned, scan = self.plan()
         self.report_plan(entries, planned)
         self.diff['before'] = {'path': self.path, 'entries': sorted(path for path, st in entries.values())}
         if not self.module.check_mode and planned['remove']:
             self.remove_entries(planned['remove'])
         self.result['files_scanned'] = scan.files
-        self.result['changed'] = bool(self.result['removed'])
+        self.result['removed'] = sorted(self.result['removed'] + [hidden for hidden, freed in self.discarded])
+        self.result['bytes_freed'] += sum(freed for hidden, freed in self.discarded)
+        self.result['changed'] = bool(self.result['removed'] or self.result['restored'])
         self.warn_unseen()
         removed = set(self.result['removed'])
         self.diff['after'] = {'path': self.path,
                               'entries': [path for path in self.diff['before']['entries'] if path not in removed]}
 
+    def recover(self):
+        """Give back their names to the entries a killed run left under a hidden name (check mode: plan with them).
+
+        One whose name another file has taken meanwhile is no longer reached by any name, and goes.
+        """
+        for hidden, path in removal_leftovers(self.path):
+            if lock_state(path) == 'held':
+                continue  # another run is removing it now
+            if self.module.check_mode:
+                st = os.stat(hidden)
+                if os.path.lexists(path):
+                    self.discard(hidden, path, st)
+                else:
+                    if selected(os.path.basename(path), self.params['patterns'], self.params['exclude']):
+                        self.restorable[key_of(st)] = (path, st)
+                    self.result['restored'].append(path)
+                continue
+            lock = DestinationLock(path, timeout=0)
+            try:
+                lock.acquire()
+            except AtomicError:
+                continue
+            try:
+                st = os.stat(hidden)
+                if restore(hidden, path):
+                    self.result['restored'].append(path)
+                else:
+                    os.unlink(hidden)
+                    self.discard(hidden, path, st)
+            except FileNotFoundError:
+                continue  # another run finished it
+            finally:
+                lock.release()
+
+    def discard(self, hidden, path, st):
+        self.discarded.append((hidden, st.st_blocks * 512))
+        self.module.warn('%s is an entry that a killed run was removing; another file has taken its name %s since, so '
+                         'no name leads to it any more, and it %s removed.'
+                         % (hidden, path, 'would be' if self.module.check_mode else 'was'))
+
     def plan(self, locked=()):
         """The cache's entries, a fresh scan of the users, and the plan (``locked``: entries whose locks we hold)."""
         entries = cache_entries(self.path, self.params['patterns'], self.params['exclude'])
-        scan = Scan().walk(self.users + [self.path])
+        entries.update(self.restorable)
+        # in check mode, a name of an entry still under its hidden name leads to that entry
+        aliases = dict((os.path.realpath(path), key) for key, (path, st) in self.restorable.items())
+        scan = Scan(aliases=aliases).walk(self.users + [self.path])
         require_complete(scan)
         busy, unseen = busy_entries(entries, locked)
         now = time.time()
@@ -267,21 +333,15 @@ class CachePrune(ImageTask):
                     continue  # a writer took it just now: the plan below sees it busy
                 locks[key] = lock
             entries, planned = self.settled_plan(set(locks))
-            removed, freed = [], 0
-            for key in sorted(planned['remove'], key=lambda key: entries[key][0]):
-                path, st = entries[key]
-                try:
-                    if key_of(os.stat(path)) != key:
-                        continue  # replaced meanwhile by a writer that takes no lock
-                    os.unlink(path)
-                except FileNotFoundError:
-                    continue
-                remove_record(path)
-                removed.append(path)
-                freed += st.st_blocks * 512
+            removed, kept = remove_unused(entries, planned['remove'], self.users + [self.path], SETTLE_SECONDS)
+            for key in removed:
+                remove_record(entries[key][0])
+            if kept:
+                planned['reasons'].update(kept)
+                planned['busy'] |= set(kept)
             self.report_plan(entries, planned)
-            self.result['removed'] = removed
-            self.result['bytes_freed'] = freed
+            self.result['removed'] = sorted(entries[key][0] for key in removed)
+            self.result['bytes_freed'] = sum(entries[key][1].st_blocks * 512 for key in removed)
         finally:
             for lock in locks.values():
                 lock.release()

@@ -121,3 +121,41 @@ def test_overlays_created_during_a_run_keep_their_bases(tree):
     assert broken_overlays(tree / 'vms') == [], result
     for name in created:
         assert (tree / '_base' / name).exists(), (name, result)
+
+
+@pytest.mark.integration
+def test_an_overlay_made_at_any_moment_of_a_run_keeps_its_base(tmp_path):
+    """One old unused base, and one overlay made on it at a moment that moves through the run, the end included."""
+    base = tmp_path / '_base' / 'b.raw'
+    base.parent.mkdir()
+    (tmp_path / 'vms').mkdir()
+
+    def fresh_base():
+        if not base.exists():
+            qemu_img('create', '-q', '-f', 'raw', str(base), '1M')
+        old = time.time() - 3 * 86400
+        os.utime(str(base), (old, old))
+
+    fresh_base()
+    started = time.monotonic()
+    out, err = start_prune(tmp_path).communicate()
+    duration = time.monotonic() - started
+    assert json.loads(out)['removed'] == [str(base)], err
+    made = 0
+    moments = 24
+    for moment in range(moments):
+        fresh_base()
+        overlay = tmp_path / 'vms' / ('disk%02d' % moment)
+        proc = start_prune(tmp_path)
+        time.sleep(duration * 1.2 * moment / (moments - 1))
+        created = subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', str(base), '-F', 'raw',
+                                  str(overlay)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        out, err = proc.communicate()
+        assert proc.returncode == 0, err
+        if created.returncode == 0:
+            made += 1
+            assert base.exists(), (moment, json.loads(out))
+            assert broken_overlays(tmp_path / 'vms') == []
+            overlay.unlink()
+    assert made >= moments // 4, 'too few overlays were made while the prune ran to test this'
+    assert not [name for name in os.listdir(str(base.parent)) if name.endswith('.removing')]

@@ -267,3 +267,22 @@ def test_while_a_command_runs_the_lock_file_stays_for_the_next_writer(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == -signal.SIGTERM
     assert os.listdir(str(tmp_path)) == ['.image.qcow2.lock']
+
+
+def test_signals_deferred_holds_a_signal_back_until_the_block_has_run():
+    seen = []
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: seen.append(signum))
+    try:
+        with _atomic.signals_deferred():
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.05)
+            assert seen == []
+        assert seen == [signal.SIGHUP]
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def test_the_hidden_name_of_an_entry_being_removed_is_a_leftover_of_it(tmp_path):
+    dest = str(tmp_path / 'base.raw')
+    assert _atomic.removing_path_for(dest) == str(tmp_path / '.base.raw.removing')
+    assert _atomic.leftover_of(_atomic.removing_path_for(dest)) == ('removal', dest)

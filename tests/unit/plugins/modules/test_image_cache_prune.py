@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from ansible_collections.hypervisor.images.plugins.module_utils import _cache
 from ansible_collections.hypervisor.images.plugins.module_utils._atomic import DestinationLock
 from ansible_collections.hypervisor.images.plugins.modules import image_cache_prune
 
@@ -123,3 +124,117 @@ def test_a_busy_entry_keeps_its_base_in_check_mode_as_in_the_real_run(run_module
     assert results[0]['kept_in_use'][str(base / 'old.raw')] == [str(base / 'top.qcow2')]
     assert 'lock' in results[0]['busy_reasons'][str(base / 'top.qcow2')]
     assert os.path.exists(str(base / 'old.raw'))
+
+
+@pytest.fixture
+def just_after_the_last_check(monkeypatch):
+    """Run ``action`` once, as a writer would that opens an entry after the last check of a run and before it goes.
+
+    The last check is the look at /proc that follows a scan that found nothing changed.
+    """
+    state = {'armed': False, 'action': None}
+    changed = _cache.Scan.changed
+    holding = _cache.processes_holding
+
+    def scan_changed(self):
+        found = changed(self)
+        state['armed'] = state['armed'] or not found
+        return found
+
+    def processes_holding(keys, *args, **kwargs):
+        found = holding(keys, *args, **kwargs)
+        if state['armed'] and state['action']:
+            action, state['action'] = state['action'], None
+            action()
+        return found
+
+    monkeypatch.setattr(_cache.Scan, 'changed', scan_changed)
+    monkeypatch.setattr(_cache, 'processes_holding', processes_holding)
+    return state
+
+
+def test_an_overlay_made_after_the_last_check_keeps_its_base(run_module, tree, just_after_the_last_check):
+    old = str(tree / '_base' / 'old.raw')
+    overlay = str(tree / 'vm1' / 'late')
+    # qemu-img create -u writes the overlay without opening the base: as one that read it a moment earlier
+    just_after_the_last_check['action'] = lambda: qemu_img('create', '-q', '-u', '-f', 'qcow2', '-b', old, '-F', 'raw',
+                                                           overlay, '1M')
+    result = run(run_module, tree).result
+    assert os.path.exists(overlay), 'the writer did not run'
+    assert result['removed'] == [] and result['kept_busy'] == [old], result
+    assert 'started to use it while it was being removed' in result['busy_reasons'][old]
+    assert overlay in result['busy_reasons'][old]
+    assert sorted(os.listdir(str(tree / '_base'))) == ['old.raw', 'used.raw', 'young.raw']
+    subprocess.run(['qemu-img', 'info', '--backing-chain', overlay], check=True, stdout=subprocess.DEVNULL)
+    result = run(run_module, tree).result
+    assert result['changed'] is False and result['kept_in_use'][old] == [overlay]
+
+
+def test_an_entry_opened_after_the_last_check_stays(run_module, tree, just_after_the_last_check):
+    old = str(tree / '_base' / 'old.raw')
+    holders = []
+
+    def open_it():
+        holder = subprocess.Popen(['python3', '-c', 'import sys, time; handle = open(sys.argv[1], "rb"); '
+                                   'print("open", flush=True); time.sleep(60)', old], stdout=subprocess.PIPE)
+        holders.append(holder)
+        assert holder.stdout.readline() == b'open\n'
+
+    just_after_the_last_check['action'] = open_it
+    try:
+        result = run(run_module, tree).result
+    finally:
+        for holder in holders:
+            holder.kill()
+            holder.wait()
+    assert holders, 'the holder did not start'
+    assert result['removed'] == [] and result['kept_busy'] == [old], result
+    assert 'opened by process %d' % holders[0].pid in result['busy_reasons'][old]
+    assert os.path.exists(old) and not os.path.exists(str(tree / '_base' / '.old.raw.removing'))
+    assert run(run_module, tree).result['removed'] == [old]
+
+
+def leave_as_a_killed_run_would(tree, name):
+    """The entry ``name`` under the hidden name a run that was killed while it removed it left."""
+    base = tree / '_base'
+    os.rename(str(base / name), str(base / ('.%s.removing' % name)))
+    return str(base / name)
+
+
+def test_an_entry_a_killed_run_left_hidden_gets_its_name_back(run_module, tree):
+    used = leave_as_a_killed_run_would(tree, 'used.raw')
+    old = leave_as_a_killed_run_would(tree, 'old.raw')
+    steps = [run(run_module, tree, check_mode=True), run(run_module, tree), run(run_module, tree),
+             run(run_module, tree, check_mode=True)]
+    assert [out.result['changed'] for out in steps] == [True, True, False, False]
+    for out in steps[:2]:
+        assert out.result['restored'] == [old, used]
+        assert out.result['removed'] == [old]  # it was old and unused, so it goes as the killed run meant
+        assert out.result['kept_in_use'] == {used: [str(tree / 'vm1' / 'disk')]}
+    assert steps[2].result['restored'] == []
+    assert sorted(os.listdir(str(tree / '_base'))) == ['used.raw', 'young.raw']
+    subprocess.run(['qemu-img', 'info', '--backing-chain', str(tree / 'vm1' / 'disk')], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def test_a_hidden_entry_whose_name_was_taken_goes(run_module, tree, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(image_cache_prune.AnsibleModule, 'warn', lambda self, warning: warnings.append(warning))
+    old = leave_as_a_killed_run_would(tree, 'old.raw')
+    qemu_img('create', '-q', '-f', 'raw', old, '1M')  # fetched again meanwhile: young, a new file
+    hidden = str(tree / '_base' / '.old.raw.removing')
+    for check_mode in (True, False):
+        out = run(run_module, tree, check_mode=check_mode)
+        assert out.result['changed'] is True and out.result['restored'] == []
+        assert out.result['removed'] == [hidden] and old in out.result['kept_young']
+        assert 'another file has taken its name' in warnings.pop()
+    assert not os.path.exists(hidden) and os.path.exists(old)
+
+
+def test_a_hidden_entry_a_running_prune_holds_is_left_alone(run_module, tree):
+    old = leave_as_a_killed_run_would(tree, 'old.raw')
+    with DestinationLock(old):
+        for check_mode in (True, False):
+            out = run(run_module, tree, check_mode=check_mode)
+            assert out.result['restored'] == [] and out.result['removed'] == []
+    assert os.path.exists(str(tree / '_base' / '.old.raw.removing'))
