@@ -70,6 +70,7 @@ CALLS_TARGET = 5
 PLAYBOOKS = {
     'plan': 'hypervisor.images.provision_hypervisor',
     'per-image': os.path.join(os.path.dirname(os.path.abspath(__file__)), 'per_image_playbook.yml'),
+    'floor': os.path.join(os.path.dirname(os.path.abspath(__file__)), 'floor_playbook.yml'),
 }
 CONNECTION_NAMES = {'ssh': 'ssh as an unprivileged login with become (sudo), pipelining on',
                     'podman': 'containers.podman.podman as root'}
@@ -305,6 +306,27 @@ def measure(workdir, plan, count, ports, key, strategy=None, which='plan'):
                                   if all('hosts_cpu_s' in used for used in cpu) else None)}
 
 
+def measure_floor(workdir, plan, count, ports, key):
+    """The floor: one ansible.builtin.ping per host, as many rounds as the others; it changes nothing."""
+    inventory = write_inventory(workdir, count, ports, key)
+    rerun, cpu, calls = [], [], []
+    for dummy in range(REPEAT):
+        seconds, recap, used, host_calls = playbook(inventory, plan, count, which='floor')
+        check_recap(recap, count, first=False)
+        rerun.append(round(seconds, 2))
+        cpu.append(used)
+        calls.append(max(host_calls.values()))
+    print('  %-9s %2d host(s), forks=%-2d one ping per host %6.1f s' % ('floor', count, count, rerun[-1]), flush=True)
+    return {'playbook': 'floor', 'hosts': count, 'forks': count, 'strategy': 'linear', 'check_s': [], 'first_s': [],
+            'rerun_s': rerun, 'check_median_s': None, 'check_failed': False, 'first_median_s': None,
+            'rerun_median_s': round(statistics.median(rerun), 2), 'tasks_per_host': 1,
+            'rerun_module_calls_per_host': max(calls), 'rerun_cpu': cpu,
+            'rerun_controller_cpu_s': round(statistics.median(used['controller_cpu_s'] for used in cpu), 2),
+            'rerun_machine_busy': round(statistics.median(used['machine_busy'] for used in cpu), 3),
+            'rerun_hosts_cpu_s': (round(statistics.median(used['hosts_cpu_s'] for used in cpu), 2)
+                                  if all('hosts_cpu_s' in used for used in cpu) else None)}
+
+
 # Two tables of few columns each (a page column holds about seven): the wall times, and what the re-run cost.
 TIME_HEADER = ('playbook', 'hosts', 'check mode (s)', 'first run (s)', 'ratio', 'no-change re-run (s)', 'ratio')
 COST_HEADER = ('playbook', 'hosts', 'module calls per host', 'controller CPU (s)', 'hosts\' CPU (s)', 'machine busy')
@@ -323,7 +345,8 @@ def _hosts(run):
 def _time_rows(runs):
     return [[_label(run), _hosts(run),
              'fails' if run.get('check_failed') else ('%.1f' % run['check_median_s'] if run.get('check_median_s') else '-'),
-             '%.1f' % run['first_median_s'], '%.2f' % run['first_ratio'],
+             '%.1f' % run['first_median_s'] if run.get('first_median_s') else '-',
+             '%.2f' % run['first_ratio'] if run.get('first_ratio') else '-',
              '%.1f' % run['rerun_median_s'], '%.2f' % run['rerun_ratio']] for run in runs]
 
 
@@ -356,6 +379,7 @@ def main():
         memory_with_fleet = memory_available()
         runs = [measure(workdir, plan, count, ports, key, which=which) for count in SIZES
                 for which in ('plan', 'per-image')]
+        runs += [measure_floor(workdir, plan, count, ports, key) for count in SIZES]
         if STRATEGY_FREE and 8 in SIZES:
             runs.append(measure(workdir, plan, 8, ports, key, strategy='free'))
     finally:
@@ -367,7 +391,8 @@ def main():
                     and run['playbook'] == which)
         for run in runs:
             if run['playbook'] == which:
-                run['first_ratio'] = round(run['first_median_s'] / base['first_median_s'], 2)
+                if run['first_median_s']:
+                    run['first_ratio'] = round(run['first_median_s'] / base['first_median_s'], 2)
                 run['rerun_ratio'] = round(run['rerun_median_s'] / base['rerun_median_s'], 2)
     verdict = []
     for hosts, target in sorted(TARGETS.items()):
@@ -434,11 +459,12 @@ def report(document, out):
     fig, (seconds, ratios) = out.figure(ncols=2, size=(10.0, 4.2))
     for which in kinds:
         hosts = [run['hosts'] for run in linear[which]]
-        seconds.plot(hosts, [run['first_median_s'] for run in linear[which]], marker='o', label='%s: first run' % which)
-        seconds.plot(hosts, [run['rerun_median_s'] for run in linear[which]], marker='o',
-                     label='%s: no-change re-run' % which)
-        ratios.plot(hosts, [run['rerun_ratio'] for run in linear[which]], marker='o',
-                    label='%s: no-change re-run' % which)
+        label = 'floor: one ping per host' if which == 'floor' else '%s: no-change re-run' % which
+        if which != 'floor':
+            seconds.plot(hosts, [run['first_median_s'] for run in linear[which]], marker='o',
+                         label='%s: first run' % which)
+        seconds.plot(hosts, [run['rerun_median_s'] for run in linear[which]], marker='o', label=label)
+        ratios.plot(hosts, [run['rerun_ratio'] for run in linear[which]], marker='o', label=label)
     for run in free:
         seconds.plot([run['hosts']], [run['rerun_median_s']], marker='s', linestyle='none',
                      label='no-change re-run, strategy free')
@@ -469,6 +495,12 @@ def report(document, out):
     verdict = ' '.join(
         'Target: %s. Measured: **%g**, %s.' % (item['target'], item['ratio'], 'met' if item['met'] else 'not met')
         for item in targets)
+    floors = dict((run['hosts'], run) for run in linear.get('floor', []) if run['hosts'] in TARGETS)
+    if floors:
+        verdict += (' The floor, in the same run: a playbook of one ``ansible.builtin.ping`` per host with become and '
+                    'nothing else, the least any playbook costs over this connection, takes %s one host here.'
+                    % ', '.join('%.2f times at %d hosts' % (floors[count]['rerun_ratio'], count)
+                                for count in sorted(floors)))
     protocol = document.get('protocol', {})
     over_ssh = protocol.get('connection', '').startswith('ssh')
     connection = ('SSH as an unprivileged login with become (sudo) and pipelining, each container running sshd on '
@@ -485,7 +517,8 @@ def report(document, out):
         'image, reached with %s, at ``--forks N``: check mode on the fresh '
         'hosts, the first run that builds every image, and the re-run that finds nothing to do; beside it, in the '
         'same run, ``per-image``: the playbook as it was before, one module call per directory and per image '
-        '(``benchmarks/per_image_playbook.yml``). Median of %d rounds.' % (
+        '(``benchmarks/per_image_playbook.yml``), and ``floor``: one ``ansible.builtin.ping`` per host '
+        '(``benchmarks/floor_playbook.yml``). Median of %d rounds.' % (
             connection, protocol.get('repeat', REPEAT)),
         '', out.load(document), '', verdict, '', figure,
         'Median wall times, in seconds, with forks as many as hosts; each ratio is to one host of the same playbook '
