@@ -401,7 +401,7 @@ def remove_unused(entries, keys, roots, settle):
                 except FileNotFoundError:
                     continue
                 hidden[key] = path
-            kept = _kept_while_removing(hidden, roots, settle)
+            kept = _kept_while_removing(dict((key, entries[key]) for key in hidden), roots, settle)
         except BaseException:
             for key, path in hidden.items():
                 restore(removing_path_for(path), path)  # whatever went wrong, nothing is lost
@@ -416,29 +416,27 @@ def remove_unused(entries, keys, roots, settle):
     return removed, kept
 
 
-def _kept_while_removing(hidden, roots, settle):
-    """Which of the entries under their hidden names something opened or started to use: ``{key: reason}``."""
+def _kept_while_removing(gone, roots, settle):
+    """Which of the entries ``gone`` ({key: (path, stat)}), now under their hidden names, something opened or started
+    to use: ``{key: reason}``."""
     kept = {}
-    for key, path in hidden.items():
+    for key, (path, dummy) in gone.items():
         try:
             held = qemu_lock_held(removing_path_for(path))
         except OSError:
             held = False
         if held:
             kept[key] = 'a qemu process took its image lock while it was being removed; left for the next run'
-    holders, dummy = processes_holding(set(hidden) - set(kept))
+    holders, dummy = processes_holding(set(gone) - set(kept))
     for key, processes in holders.items():
         kept[key] = 'opened by process %s while it was being removed; left for the next run' % ', '.join(processes)
     time.sleep(settle)
-    scan = Scan(aliases=dict((os.path.realpath(path), key) for key, path in hidden.items())).walk(roots)
+    scan = Scan(aliases=dict((os.path.realpath(path), key) for key, (path, dummy) in gone.items())).walk(roots)
     if scan.unreadable or scan.unresolved:
-        for key in hidden:
+        for key in gone:
             kept.setdefault(key, 'the users could not all be read again while it was being removed; left for the next '
                                  'run')
         return kept
-    gone = {}
-    for key, path in hidden.items():
-        gone[key] = (path, os.stat(removing_path_for(path)))
     planned = plan(gone, scan, set(gone), set(kept))
     for key, users in planned['in_use'].items():
         kept[key] = '%s started to use it while it was being removed; left for the next run' % ', '.join(users)

@@ -264,7 +264,10 @@ class CachePrune(ImageTask):
             if lock_state(path) == 'held':
                 continue  # another run is removing it now
             if self.module.check_mode:
-                st = os.stat(hidden)
+                try:
+                    st = os.stat(hidden)
+                except FileNotFoundError:
+                    continue  # another run finished it
                 if os.path.lexists(path):
                     self.discard(hidden, path, st)
                 else:
